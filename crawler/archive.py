@@ -1,0 +1,396 @@
+"""The SQLite archive: schema, migrations and the queries every part shares.
+
+One writer (the crawl pipeline, change detection and the alert outbox all run in
+one process) and any number of readers (CLI, Datasette). WAL mode lets readers
+work while a crawl writes; a busy timeout rides out short lock contention.
+Each write that must be atomic goes through ``with archive.db.atomic():``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+log = logging.getLogger(__name__)
+
+migrations = Migrations("newswatch")
+
+
+class ArchiveMissing(Exception):
+    """The archive file does not exist (nothing was crawled yet)."""
+
+
+class ReadOnlyQuery(Exception):
+    """A query given to a read-only entry point tried to write."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime | None = None) -> str:
+    """An ISO-8601 UTC timestamp with seconds, sortable as text."""
+    return (moment or utcnow()).astimezone(UTC).isoformat(timespec="seconds")
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["sources"].create(
+        {
+            "name": str,
+            "type": str,
+            "url": str,
+            "last_run": str,
+            "last_status": str,
+            "last_error": str,
+            "error_streak": int,
+            "next_run": str,
+        },
+        pk="name",
+    )
+    db["documents"].create(
+        {
+            "id": int,
+            "url": str,
+            "source": str,
+            "title": str,
+            "author": str,
+            "published": str,
+            "guid": str,
+            "first_seen": str,
+            "last_seen": str,
+            "current_version": int,
+            "raw_hash": str,
+            "stories": str,
+        },
+        pk="id",
+        not_null={"url", "source", "first_seen", "last_seen"},
+    )
+    db["documents"].create_index(["url"], unique=True)
+    db["documents"].create_index(["source", "published"])
+    db["versions"].create(
+        {
+            "id": int,
+            "document_id": int,
+            "fetched_at": str,
+            "content_hash": str,
+            "title": str,
+            "text": str,
+            "published": str,
+            "via": str,  # "page" (extracted from the fetched page) or "feed" (item content)
+            "facts_done": int,
+        },
+        pk="id",
+        foreign_keys=[("document_id", "documents", "id")],
+        not_null={"document_id", "fetched_at", "content_hash", "text"},
+    )
+    db["versions"].create_index(["document_id", "id"])
+    db["versions"].create_index(["facts_done"])
+    db["versions"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
+    db["facts"].create(
+        {
+            "id": int,
+            "version_id": int,
+            "document_id": int,
+            "story": str,
+            "tracker": str,
+            "kind": str,
+            "value": str,
+            "display": str,
+            "number": float,
+            "low": float,
+            "high": float,
+            "granularity": str,
+            "qualifier": str,
+            "raw": str,
+            "start": int,
+            "end": int,
+            "sentence": str,
+            "published": str,
+            "evaluated": int,
+        },
+        pk="id",
+        foreign_keys=[("version_id", "versions", "id"), ("document_id", "documents", "id")],
+    )
+    db["facts"].create_index(["tracker", "published"])
+    db["facts"].create_index(["evaluated"])
+    db["facts"].create_index(["version_id"])
+    db["changes"].create(
+        {
+            "id": int,
+            "story": str,
+            "tracker": str,
+            "kind": str,
+            "type": str,  # change | revision | conflict
+            "old_value": str,
+            "new_value": str,
+            "old_display": str,
+            "new_display": str,
+            "old_fact_id": int,
+            "new_fact_id": int,
+            "detected_at": str,
+            "diff": str,  # JSON list of [op, text] for revisions
+        },
+        pk="id",
+        foreign_keys=[("old_fact_id", "facts", "id"), ("new_fact_id", "facts", "id")],
+    )
+    db["changes"].create_index(["tracker", "id"])
+    db["corroborations"].create(
+        {"change_id": int, "fact_id": int},
+        pk=("change_id", "fact_id"),
+        foreign_keys=[("change_id", "changes", "id"), ("fact_id", "facts", "id")],
+    )
+    db["alerts"].create(
+        {
+            "id": int,
+            "change_id": int,
+            "channel": str,
+            "status": str,  # pending | sending | sent | failed | unknown
+            "attempts": int,
+            "next_attempt": str,
+            "last_error": str,
+            "sent_at": str,
+            "message_id": str,
+            "created": str,
+        },
+        pk="id",
+        foreign_keys=[("change_id", "changes", "id")],
+    )
+    db["alerts"].create_index(["change_id", "channel"], unique=True)
+    db["alerts"].create_index(["status", "next_attempt"])
+    db["runs"].create(
+        {
+            "id": int,
+            "source": str,
+            "started": str,
+            "finished": str,
+            "status": str,
+            "fetched": int,
+            "new_documents": int,
+            "new_versions": int,
+            "unchanged": int,
+            "errors": int,
+            "error_detail": str,
+        },
+        pk="id",
+    )
+    db["runs"].create_index(["source", "id"])
+
+
+@dataclass
+class RunCounts:
+    """What one crawl of one source did; stored in `runs`."""
+
+    fetched: int = 0
+    new_documents: int = 0
+    new_versions: int = 0
+    unchanged: int = 0
+    errors: int = 0
+
+    def add_error(self, detail: str, details: list[str]) -> None:
+        self.errors += 1
+        if len(details) < 50:
+            details.append(detail)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The outcome of storing one fetched report."""
+
+    document_id: int
+    version_id: int | None  # the new version, if the text changed
+    status: str  # "new" | "revised" | "unchanged"
+
+
+class Archive:
+    """The archive database. Create with ``Archive.open(path)``."""
+
+    def __init__(self, db: sqlite_utils.Database, path: Path | None = None):
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path, *, create: bool = True) -> Archive:
+        """Open (and migrate) the archive at ``path``; ``create=False`` requires it to exist."""
+        p = Path(path)
+        if not create and not p.exists():
+            raise ArchiveMissing(
+                f"archive {str(p)!r} does not exist yet; run 'newswatch crawl' first"
+            )
+        p.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(p), timeout=30, check_same_thread=False)
+        db = sqlite_utils.Database(conn)
+        db.execute("PRAGMA busy_timeout = 30000")
+        db.enable_wal()
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA foreign_keys = ON")
+        migrations.apply(db)
+        return cls(db, p)
+
+    @classmethod
+    def open_readonly(cls, path: str | Path) -> Archive:
+        """Open an existing archive for reading only (SQLite refuses writes)."""
+        p = Path(path)
+        if not p.exists():
+            raise ArchiveMissing(
+                f"archive {str(p)!r} does not exist yet; run 'newswatch crawl' first"
+            )
+        conn = sqlite3.connect(f"file:{p.resolve()}?mode=ro", uri=True, timeout=30)
+        db = sqlite_utils.Database(conn)
+        db.execute("PRAGMA busy_timeout = 30000")
+        return cls(db, p)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ------------------------------------------------------------ sources and runs
+
+    def sync_sources(self, sources: Iterable[Any]) -> None:
+        """Make the `sources` table list the configured sources (keeps their history)."""
+        with self.db.atomic():
+            for s in sources:
+                self.db["sources"].upsert(
+                    {"name": s.name, "type": s.type, "url": s.url}, pk="name"
+                )
+
+    def start_run(self, source: str) -> int:
+        with self.db.atomic():
+            return self.db["runs"].insert(
+                {"source": source, "started": iso(), "status": "running"}
+            ).last_pk
+
+    def finish_run(self, run_id: int, source: str, counts: RunCounts, details: list[str]) -> None:
+        status = "ok" if not counts.errors else ("failed" if not counts.fetched else "partial")
+        now = iso()
+        with self.db.atomic():
+            self.db["runs"].update(
+                run_id,
+                {
+                    "finished": now,
+                    "status": status,
+                    "fetched": counts.fetched,
+                    "new_documents": counts.new_documents,
+                    "new_versions": counts.new_versions,
+                    "unchanged": counts.unchanged,
+                    "errors": counts.errors,
+                    "error_detail": json.dumps(details) if details else None,
+                },
+            )
+            prev = self.db["sources"].get(source) if self._has_source(source) else {}
+            streak = (prev.get("error_streak") or 0) + 1 if status == "failed" else 0
+            self.db["sources"].upsert(
+                {
+                    "name": source,
+                    "last_run": now,
+                    "last_status": status,
+                    "last_error": details[-1] if details else None,
+                    "error_streak": streak,
+                },
+                pk="name",
+            )
+
+    def _has_source(self, name: str) -> bool:
+        return bool(self.db.execute("SELECT 1 FROM sources WHERE name = ?", [name]).fetchone())
+
+    # ------------------------------------------------------------ documents
+
+    def known_raw_hash(self, url: str) -> str | None:
+        row = self.db.execute("SELECT raw_hash FROM documents WHERE url = ?", [url]).fetchone()
+        return row[0] if row else None
+
+    def touch(self, url: str) -> None:
+        """Record that an unchanged document was seen again."""
+        self.db.execute("UPDATE documents SET last_seen = ? WHERE url = ?", [iso(), url])
+        self.db.conn.commit()
+
+    def store(self, report: dict[str, Any]) -> Stored:
+        """Store one extracted report; a new version only when its text changed.
+
+        ``report`` holds url, source, title, text and optionally author,
+        published, guid, raw_hash, via and stories (list of story names).
+        """
+        now = iso()
+        content_hash = text_hash(report["text"])
+        with self.db.atomic():
+            row = self.db.execute(
+                "SELECT d.id, v.content_hash FROM documents d "
+                "LEFT JOIN versions v ON v.id = d.current_version WHERE d.url = ?",
+                [report["url"]],
+            ).fetchone()
+            meta = {
+                "source": report["source"],
+                "title": report.get("title"),
+                "author": report.get("author"),
+                "published": report.get("published"),
+                "guid": report.get("guid"),
+                "last_seen": now,
+                "raw_hash": report.get("raw_hash"),
+                "stories": json.dumps(report.get("stories") or []),
+            }
+            if row is None:
+                doc_id = self.db["documents"].insert(
+                    {"url": report["url"], "first_seen": now, **meta}
+                ).last_pk
+                status = "new"
+            else:
+                doc_id = row[0]
+                if row[1] == content_hash:
+                    # Keep what we knew when the new fetch lacks it (e.g. feed fallback).
+                    meta = {k: v for k, v in meta.items() if v is not None}
+                    self.db["documents"].update(doc_id, meta)
+                    return Stored(doc_id, None, "unchanged")
+                status = "revised"
+            version_id = self.db["versions"].insert(
+                {
+                    "document_id": doc_id,
+                    "fetched_at": now,
+                    "content_hash": content_hash,
+                    "title": report.get("title"),
+                    "text": report["text"],
+                    "published": report.get("published"),
+                    "via": report.get("via", "page"),
+                    "facts_done": 0,
+                }
+            ).last_pk
+            self.db["documents"].update(doc_id, {**meta, "current_version": version_id})
+        return Stored(doc_id, version_id, status)
+
+    # ------------------------------------------------------------ facts
+
+    def versions_without_facts(self) -> Iterator[dict[str, Any]]:
+        """Versions whose facts were not extracted yet (new, or interrupted by a crash)."""
+        sql = (
+            "SELECT v.id, v.document_id, v.text, v.title, "
+            "coalesce(v.published, d.published) AS published, d.stories, d.url, d.source "
+            "FROM versions v JOIN documents d ON d.id = v.document_id "
+            "WHERE v.facts_done = 0 ORDER BY v.id"
+        )
+        yield from self.db.query(sql)
+
+    def store_facts(self, version_id: int, rows: list[dict[str, Any]]) -> None:
+        """Store a version's facts and mark it done, in one transaction."""
+        with self.db.atomic():
+            self.db.execute("DELETE FROM facts WHERE version_id = ?", [version_id])
+            if rows:
+                self.db["facts"].insert_all(rows)
+            self.db["versions"].update(version_id, {"facts_done": 1})
+
+    # ------------------------------------------------------------ read side
+
+    def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
+        row = self.db.execute(sql, params or []).fetchone()
+        return row[0] if row else None

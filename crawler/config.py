@@ -1,0 +1,527 @@
+"""Read config.yaml and validate it into typed objects.
+
+This is the only module that reads the YAML file. Every other component receives
+its own section (a frozen dataclass). Errors name the key, what was expected and
+what was found, so a user can fix the file without reading code.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+SOURCE_TYPES = ("feed", "state-briefings", "page")
+FACT_KINDS = ("troops", "members", "timeline")
+DEFAULT_USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0 Safari/537.36 newswatch/0.1 (+https://github.com/newswatch/newswatch)"
+)
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_INTERVAL = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or invalid."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place to crawl: a feed, the State Department briefings listing, or one page."""
+
+    name: str
+    type: str
+    url: str
+    every: timedelta | None = None
+    cron: str | None = None
+    pages: int = 2  # listing pages walked by the state-briefings spider
+    max_items: int = 50  # feed items (or briefings) followed per crawl
+    allow_private: bool = False  # allow links to private/loopback hosts (SSRF guard off)
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Tracker:
+    """A subject that facts of one kind are assigned to (e.g. US troops in Iraq)."""
+
+    name: str
+    kind: str
+    about: tuple[str, ...] = ()
+    not_about: tuple[str, ...] = ()
+    cues: tuple[str, ...] = ()
+    label: str = ""  # human title used in alerts; defaults to the name
+    tolerance: float | None = None  # relative change below which figures are "the same"
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name
+
+
+@dataclass(frozen=True)
+class Match:
+    """Which documents belong to a story: all of `all`, one of `any`, none of `none`."""
+
+    all: tuple[str, ...] = ()
+    any: tuple[str, ...] = ()
+    none: tuple[str, ...] = ()
+
+    def matches(self, text: str) -> bool:
+        low = text.lower()
+        has = lambda word: word.lower() in low  # noqa: E731
+        return (
+            all(has(w) for w in self.all)
+            and (not self.any or any(has(w) for w in self.any))
+            and not any(has(w) for w in self.none)
+        )
+
+
+@dataclass(frozen=True)
+class Story:
+    name: str
+    match: Match
+    trackers: tuple[Tracker, ...] = ()
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    host: str
+    port: int
+    security: str  # "plain" | "starttls" | "ssl"
+    sender: str
+    to: tuple[str, ...]
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)  # from NEWSWATCH_SMTP_PASSWORD
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    attempts: int = 8
+    base: timedelta = timedelta(seconds=30)
+    max: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    email: EmailConfig | None = None
+    slack_webhook_url: str | None = field(default=None, repr=False)
+    apprise: tuple[str, ...] = field(default=(), repr=False)
+    mailbox: str | None = None  # append alerts to this mbox file (the demo uses it)
+    retry: RetryConfig = RetryConfig()
+    every: timedelta = timedelta(seconds=60)  # how often the service retries due alerts
+
+    @property
+    def channels(self) -> list[str]:
+        names = []
+        if self.email:
+            names.append("email")
+        if self.slack_webhook_url:
+            names.append("slack")
+        if self.apprise:
+            names.append("apprise")
+        if self.mailbox:
+            names.append("mailbox")
+        return names
+
+
+@dataclass(frozen=True)
+class ChangesConfig:
+    tolerance: float = 0.05  # relative difference in a stated figure that counts as a change
+    alert_conflicts: bool = False  # alert when a report repeats an older (stale) value
+    revisions: bool = True  # alert when an article revision changes a tracked fact
+
+
+@dataclass(frozen=True)
+class CrawlConfig:
+    user_agent: str = DEFAULT_USER_AGENT
+    obey_robots: bool = True
+    timeout: float = 30.0
+    retries: int = 3
+    max_size: int = 5 * 1024 * 1024
+    concurrency: int = 8
+    per_domain: int = 4
+    autothrottle: bool = True
+    http_cache: bool = True
+    cache_dir: str = ".newswatch-cache"  # relative to the archive's folder
+    extract_workers: int = 0  # processes for trafilatura; 0 = one per CPU
+    allow_private: bool = False
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    jitter: int = 30  # seconds of random delay added to each scheduled run
+    grace: float = 30.0  # seconds a stopping service waits for the current crawl
+    log_level: str = "INFO"
+    lock: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    archive: Path
+    sources: tuple[Source, ...]
+    stories: tuple[Story, ...] = ()
+    alerts: AlertsConfig = AlertsConfig()
+    changes: ChangesConfig = ChangesConfig()
+    crawl: CrawlConfig = CrawlConfig()
+    service: ServiceConfig = ServiceConfig()
+
+    def source(self, name: str) -> Source:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources) or "none"
+        raise ConfigError(f"no source named {name!r} (configured: {known})")
+
+    @property
+    def trackers(self) -> dict[str, Tracker]:
+        return {t.name: t for story in self.stories for t in story.trackers}
+
+
+# ---------------------------------------------------------------- parsing helpers
+
+
+def _fail(key: str, expected: str, value: Any, hint: str = "") -> ConfigError:
+    found = f"{value!r} that is a {type(value).__name__}" if value is not None else "nothing"
+    msg = f"{key}: expected {expected} (got {found})"
+    return ConfigError(msg + (f". {hint}" if hint else ""))
+
+
+def _mapping(value: Any, key: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _fail(key, "a mapping of keys to values", value)
+    return value
+
+
+def _check_keys(section: dict[str, Any], key: str, allowed: set[str]) -> None:
+    unknown = sorted(set(section) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{key}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})"
+        )
+
+
+def _str(value: Any, key: str, *, required: bool = False, default: str | None = None) -> Any:
+    if value is None:
+        if required:
+            raise ConfigError(f"{key}: is required but missing")
+        return default
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise _fail(key, "a non-empty string", value)
+    return value
+
+
+def _words(value: Any, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(w, str) for w in value):
+        raise _fail(key, "a list of words", value)
+    return tuple(value)
+
+
+def _bool(value: Any, key: str, default: bool) -> bool:
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise _fail(key, "true or false", value)
+    return value
+
+
+def _number(value: Any, key: str, default: float, *, minimum: float = 0) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise _fail(key, f"a number >= {minimum}", value)
+    return value
+
+
+def parse_interval(value: Any, key: str = "every") -> timedelta:
+    """Parse '30m', '1h30m', '45s', '1d' or a number of seconds into a timedelta."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        m = _INTERVAL.match(value)
+        if m and any(m.groups()):
+            d, h, mi, s = (int(g or 0) for g in m.groups())
+            delta = timedelta(days=d, hours=h, minutes=mi, seconds=s)
+            if delta.total_seconds() > 0:
+                return delta
+    raise _fail(key, "an interval such as '30m', '1h', '45s' or '1d'", value)
+
+
+def _url(value: Any, key: str) -> str:
+    url = _str(value, key, required=True)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise _fail(key, "an http(s) URL", url, "Write the full address, e.g. https://host/path")
+    return url
+
+
+def expand_env(text: str, environ: dict[str, str] | None = None) -> str:
+    """Replace ${VAR} with the environment's value; a missing variable is an error."""
+    env = os.environ if environ is None else environ
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in env:
+            line = text.count("\n", 0, m.start()) + 1
+            raise ConfigError(
+                f"line {line}: environment variable {name} is not set "
+                f"(referenced as ${{{name}}}); export it or remove the reference"
+            )
+        return env[name]
+
+    return _ENV_REF.sub(sub, text)
+
+
+# ---------------------------------------------------------------- sections
+
+
+def _source(raw: Any, key: str, crawl: CrawlConfig) -> Source:
+    data = _mapping(raw, key)
+    _check_keys(
+        data,
+        key,
+        {"name", "type", "url", "every", "cron", "pages", "max_items", "allow_private", "enabled"},
+    )
+    name = _str(data.get("name"), f"{key}.name", required=True)
+    stype = data.get("type")
+    if stype not in SOURCE_TYPES:
+        raise _fail(f"{key}.type", f"one of {', '.join(SOURCE_TYPES)}", stype)
+    every = data.get("every")
+    cron = _str(data.get("cron"), f"{key}.cron")
+    if every is not None and cron is not None:
+        raise ConfigError(f"{key}: give either 'every' or 'cron', not both")
+    if cron is not None:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(cron)
+        except ValueError as e:
+            raise _fail(f"{key}.cron", "a crontab expression like '*/30 * * * *'", cron) from e
+    return Source(
+        name=name,
+        type=stype,
+        url=_url(data.get("url"), f"{key}.url"),
+        every=parse_interval(every, f"{key}.every") if every is not None else None,
+        cron=cron,
+        pages=int(_number(data.get("pages"), f"{key}.pages", 2, minimum=1)),
+        max_items=int(_number(data.get("max_items"), f"{key}.max_items", 50, minimum=1)),
+        allow_private=_bool(data.get("allow_private"), f"{key}.allow_private", crawl.allow_private),
+        enabled=_bool(data.get("enabled"), f"{key}.enabled", True),
+    )
+
+
+def _tracker(raw: Any, key: str) -> Tracker:
+    data = _mapping(raw, key)
+    _check_keys(data, key, {"name", "kind", "about", "not_about", "cues", "label", "tolerance"})
+    kind = data.get("kind")
+    if kind not in FACT_KINDS:
+        raise _fail(f"{key}.kind", f"one of {', '.join(FACT_KINDS)}", kind)
+    tolerance = data.get("tolerance")
+    return Tracker(
+        name=_str(data.get("name"), f"{key}.name", required=True),
+        kind=kind,
+        about=_words(data.get("about"), f"{key}.about"),
+        not_about=_words(data.get("not_about"), f"{key}.not_about"),
+        cues=_words(data.get("cues"), f"{key}.cues"),
+        label=_str(data.get("label"), f"{key}.label", default=""),
+        tolerance=None if tolerance is None else _number(tolerance, f"{key}.tolerance", 0),
+    )
+
+
+def _story(raw: Any, key: str) -> Story:
+    data = _mapping(raw, key)
+    _check_keys(data, key, {"name", "match", "trackers"})
+    match = _mapping(data.get("match"), f"{key}.match")
+    _check_keys(match, f"{key}.match", {"all", "any", "none"})
+    trackers = data.get("trackers") or []
+    if not isinstance(trackers, list):
+        raise _fail(f"{key}.trackers", "a list of trackers", trackers)
+    return Story(
+        name=_str(data.get("name"), f"{key}.name", required=True),
+        match=Match(
+            all=_words(match.get("all"), f"{key}.match.all"),
+            any=_words(match.get("any"), f"{key}.match.any"),
+            none=_words(match.get("none"), f"{key}.match.none"),
+        ),
+        trackers=tuple(_tracker(t, f"{key}.trackers[{i}]") for i, t in enumerate(trackers)),
+    )
+
+
+def _email(raw: Any, key: str, environ: dict[str, str]) -> EmailConfig | None:
+    if raw is None:
+        return None
+    data = _mapping(raw, key)
+    _check_keys(data, key, {"smtp", "starttls", "ssl", "from", "to", "timeout"})
+    smtp = _str(data.get("smtp"), f"{key}.smtp", required=True)
+    parts = urlsplit(smtp if "://" in smtp else f"smtp://{smtp}")
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise _fail(f"{key}.smtp", "an address like 'smtp://user@host:587'", smtp)
+    if parts.password:
+        raise ConfigError(
+            f"{key}.smtp: must not contain a password; set NEWSWATCH_SMTP_PASSWORD instead"
+        )
+    ssl = parts.scheme == "smtps" or _bool(data.get("ssl"), f"{key}.ssl", False)
+    starttls = _bool(data.get("starttls"), f"{key}.starttls", False)
+    if ssl and starttls:
+        raise ConfigError(f"{key}: choose either ssl or starttls, not both")
+    to = _words(data.get("to"), f"{key}.to")
+    if not to:
+        raise ConfigError(f"{key}.to: is required: a list of recipient addresses")
+    try:
+        port = parts.port or (465 if ssl else 587 if starttls else 25)
+    except ValueError as e:
+        raise _fail(f"{key}.smtp", "a valid port number", smtp) from e
+    return EmailConfig(
+        host=parts.hostname,
+        port=port,
+        security="ssl" if ssl else "starttls" if starttls else "plain",
+        sender=_str(data.get("from"), f"{key}.from", required=True),
+        to=to,
+        user=parts.username,
+        password=environ.get("NEWSWATCH_SMTP_PASSWORD"),
+        timeout=_number(data.get("timeout"), f"{key}.timeout", 30.0, minimum=1),
+    )
+
+
+def _alerts(raw: Any, base: Path, environ: dict[str, str]) -> AlertsConfig:
+    data = _mapping(raw, "alerts")
+    _check_keys(data, "alerts", {"email", "slack", "apprise", "mailbox", "retry", "every"})
+    slack = _mapping(data.get("slack"), "alerts.slack")
+    _check_keys(slack, "alerts.slack", {"webhook_url"})
+    webhook = slack.get("webhook_url")
+    if webhook is not None:
+        webhook = _url(webhook, "alerts.slack.webhook_url")
+    retry = _mapping(data.get("retry"), "alerts.retry")
+    _check_keys(retry, "alerts.retry", {"attempts", "base", "max"})
+    mailbox = _str(data.get("mailbox"), "alerts.mailbox")
+    return AlertsConfig(
+        email=_email(data.get("email"), "alerts.email", environ),
+        slack_webhook_url=webhook or None,
+        apprise=_words(data.get("apprise"), "alerts.apprise"),
+        mailbox=str(base / mailbox) if mailbox else None,
+        retry=RetryConfig(
+            attempts=int(_number(retry.get("attempts"), "alerts.retry.attempts", 8, minimum=1)),
+            base=parse_interval(retry.get("base", 30), "alerts.retry.base"),
+            max=parse_interval(retry.get("max", 3600), "alerts.retry.max"),
+        ),
+        every=parse_interval(data.get("every", 60), "alerts.every"),
+    )
+
+
+def _crawl(raw: Any) -> CrawlConfig:
+    data = _mapping(raw, "crawl")
+    d = CrawlConfig()
+    _check_keys(data, "crawl", set(d.__dataclass_fields__))
+    return CrawlConfig(
+        user_agent=_str(data.get("user_agent"), "crawl.user_agent", default=d.user_agent),
+        obey_robots=_bool(data.get("obey_robots"), "crawl.obey_robots", d.obey_robots),
+        timeout=_number(data.get("timeout"), "crawl.timeout", d.timeout, minimum=0.1),
+        retries=int(_number(data.get("retries"), "crawl.retries", d.retries)),
+        max_size=int(_number(data.get("max_size"), "crawl.max_size", d.max_size, minimum=1024)),
+        concurrency=int(_number(data.get("concurrency"), "crawl.concurrency", 8, minimum=1)),
+        per_domain=int(_number(data.get("per_domain"), "crawl.per_domain", 4, minimum=1)),
+        autothrottle=_bool(data.get("autothrottle"), "crawl.autothrottle", d.autothrottle),
+        http_cache=_bool(data.get("http_cache"), "crawl.http_cache", d.http_cache),
+        cache_dir=_str(data.get("cache_dir"), "crawl.cache_dir", default=d.cache_dir),
+        extract_workers=int(_number(data.get("extract_workers"), "crawl.extract_workers", 0)),
+        allow_private=_bool(data.get("allow_private"), "crawl.allow_private", d.allow_private),
+    )
+
+
+def _changes(raw: Any) -> ChangesConfig:
+    data = _mapping(raw, "changes")
+    _check_keys(data, "changes", {"tolerance", "alert_conflicts", "revisions"})
+    return ChangesConfig(
+        tolerance=_number(data.get("tolerance"), "changes.tolerance", 0.05),
+        alert_conflicts=_bool(data.get("alert_conflicts"), "changes.alert_conflicts", False),
+        revisions=_bool(data.get("revisions"), "changes.revisions", True),
+    )
+
+
+def _service(raw: Any) -> ServiceConfig:
+    data = _mapping(raw, "service")
+    _check_keys(data, "service", {"jitter", "grace", "log_level", "lock"})
+    level = _str(data.get("log_level"), "service.log_level", default="INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise _fail("service.log_level", "one of DEBUG, INFO, WARNING, ERROR", level)
+    return ServiceConfig(
+        jitter=int(_number(data.get("jitter"), "service.jitter", 30)),
+        grace=_number(data.get("grace"), "service.grace", 30.0),
+        log_level=level,
+        lock=_bool(data.get("lock"), "service.lock", True),
+    )
+
+
+def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -> Config:
+    """Validate the text of a config file; relative paths resolve against its folder."""
+    env = dict(os.environ if environ is None else environ)
+    try:
+        data = yaml.safe_load(expand_env(text, env))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        raise ConfigError(f"{where}not valid YAML ({getattr(e, 'problem', e)})") from e
+    data = _mapping(data, "top level")
+    _check_keys(
+        data, "top level", {"archive", "sources", "stories", "alerts", "changes", "crawl", "service"}
+    )
+    base = path.resolve().parent
+    crawl = _crawl(data.get("crawl"))
+    raw_sources = data.get("sources")
+    if not isinstance(raw_sources, list) or not raw_sources:
+        raise _fail("sources", "a non-empty list of sources", raw_sources)
+    sources = tuple(_source(s, f"sources[{i}]", crawl) for i, s in enumerate(raw_sources))
+    _unique([s.name for s in sources], "sources")
+    raw_stories = data.get("stories") or []
+    if not isinstance(raw_stories, list):
+        raise _fail("stories", "a list of stories", raw_stories)
+    stories = tuple(_story(s, f"stories[{i}]") for i, s in enumerate(raw_stories))
+    _unique([s.name for s in stories], "stories")
+    _unique([t.name for s in stories for t in s.trackers], "trackers")
+    archive = Path(_str(data.get("archive"), "archive", default="newswatch.db"))
+    return Config(
+        path=path,
+        archive=archive if archive.is_absolute() else base / archive,
+        sources=sources,
+        stories=stories,
+        alerts=_alerts(data.get("alerts"), base, env),
+        changes=_changes(data.get("changes")),
+        crawl=crawl,
+        service=_service(data.get("service")),
+    )
+
+
+def _unique(names: list[str], key: str) -> None:
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise ConfigError(f"{key}: the name {name!r} is used twice; names must be unique")
+        seen.add(name)
+
+
+def load_config(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Config:
+    """Load the config file: the given path, $NEWSWATCH_CONFIG, or ./config.yaml."""
+    env = os.environ if environ is None else environ
+    p = Path(path or env.get("NEWSWATCH_CONFIG") or "config.yaml")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {str(p)!r} not found; pass --config FILE or set NEWSWATCH_CONFIG"
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config file {str(p)!r}: {e}") from e
+    return parse_config(text, p, dict(env))

@@ -1,0 +1,112 @@
+"""Text and metadata extraction (trafilatura), run in a process pool.
+
+trafilatura is CPU-bound and would block the event loop that Scrapy and the
+scheduler share, so every page goes to a worker process. Workers are forked
+from a forkserver that has already imported trafilatura, so they start fast
+and inherit no threads or sockets from the crawler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """The clean text and metadata of one page."""
+
+    text: str
+    title: str | None = None
+    author: str | None = None
+    published: str | None = None  # YYYY-MM-DD as trafilatura found it
+
+
+def extract_page(html: str | bytes, url: str | None = None) -> Extracted | None:
+    """Extract the main text and metadata of a page; None when there is no article text."""
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(
+        html,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+        deduplicate=True,
+    )
+    if doc is None:
+        return None
+    data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
+    text = (data.get("text") or "").strip()
+    if not text:
+        return None
+    return Extracted(
+        text=text,
+        title=data.get("title") or None,
+        author=data.get("author") or None,
+        published=data.get("date") or None,
+    )
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of an HTML fragment (feed content), paragraphs on their own lines."""
+    import lxml.html
+
+    if not html or not html.strip():
+        return ""
+    if "<" not in html:
+        return html.strip()
+    try:
+        root = lxml.html.fragment_fromstring(html, create_parent="div")
+    except (ValueError, lxml.etree.ParserError):
+        return html.strip()
+    for bad in root.xpath("//script|//style"):
+        bad.drop_tree()
+    for block in root.xpath("//p|//br|//div|//li|//h1|//h2|//h3|//h4|//blockquote"):
+        block.tail = "\n" + (block.tail or "")
+    lines = (" ".join(line.split()) for line in root.text_content().splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def _warm() -> int:
+    """Runs in each worker once so the first real page does not pay for imports."""
+    import trafilatura  # noqa: F401
+
+    return os.getpid()
+
+
+class Extractor:
+    """A pool of extraction worker processes used from the event loop."""
+
+    def __init__(self, workers: int = 0):
+        self.workers = workers or os.cpu_count() or 2
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _ensure(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["crawler.extract", "crawler.facts"])
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
+        return self._pool
+
+    def warm(self) -> None:
+        """Start the workers now (in the background) instead of on the first page."""
+        pool = self._ensure()
+        for _ in range(self.workers):
+            pool.submit(_warm)
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn(*args)`` in a worker and await its result."""
+        return await asyncio.wrap_future(self._ensure().submit(fn, *args))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
