@@ -1,0 +1,840 @@
+"""Extract troop figures, coalition member counts and mission dates from article text.
+
+The extractor is rule based (regular expressions plus a little arithmetic) so it is fast,
+deterministic and has no model to download. Precision matters more than recall here: a
+false fact becomes a false alert, so every rule demands positive evidence (a personnel noun,
+a coalition noun, an end/start cue next to a date) and a set of filters rejects the usual
+look-alikes (casualties, money, ages, years of history, past meeting dates).
+
+Public API: :class:`Fact`, :func:`extract_facts`, :func:`assign_trackers`, plus the
+helpers :func:`parse_number` and :func:`split_sentences` that tests and tools reuse.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import re
+from collections.abc import Sequence, Set
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+KINDS = ("troops", "members", "timeline")
+_MONTH_ABBR = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+
+
+class TrackerLike(Protocol):
+    """What :func:`assign_trackers` reads from a tracker; ``crawler.config.Tracker`` fits.
+
+    A protocol rather than an import keeps this module independent of the config loader.
+    """
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def about(self) -> tuple[str, ...]: ...
+    @property
+    def not_about(self) -> tuple[str, ...]: ...
+    @property
+    def cues(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One statement of a troop figure, a member count or a mission date."""
+
+    kind: str
+    value: str
+    low: float | None
+    high: float | None
+    number: float | None
+    granularity: str
+    qualifier: str
+    raw: str
+    start: int
+    end: int
+    sentence: str
+    tracker: str | None = None
+
+    @property
+    def low_open(self) -> bool:
+        """True when ``low`` itself is excluded ("more than 80" means > 80)."""
+        return self.granularity == "lower" and self.qualifier not in _INCLUSIVE
+
+    @property
+    def high_open(self) -> bool:
+        """True when ``high`` itself is excluded ("fewer than 2,000" means < 2000)."""
+        return self.granularity == "upper" and self.qualifier not in _INCLUSIVE
+
+    def display(self) -> str:
+        """Short human form for alert subjects: "~2,500", "<2,000", "Sep 2025"."""
+        if self.kind == "timeline":
+            parts = self.value.split("-")
+            if len(parts) == 1:
+                return parts[0]
+            month = _MONTH_ABBR[int(parts[1]) - 1]
+            return (
+                f"{int(parts[2])} {month} {parts[0]}" if len(parts) == 3 else f"{month} {parts[0]}"
+            )
+        if self.granularity == "vague":
+            return self.value
+        if self.granularity == "range":
+            return f"{_fmt(self.low)}–{_fmt(self.high)}"
+        if self.granularity == "relative":
+            return ("~" if self.qualifier in _APPROX else "") + self.value
+        figure = _fmt(self.number)
+        if self.granularity == "approx":
+            return "~" + figure
+        if self.granularity == "upper":
+            return ("<" if self.high_open else "≤") + figure
+        if self.granularity == "lower":
+            return (">" if self.low_open else "≥") + figure
+        return figure
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "?"
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:,}"
+
+
+def _norm(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+# ---------------------------------------------------------------------------------------
+# Numbers
+# ---------------------------------------------------------------------------------------
+
+_UNITS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+        "fourteen fifteen sixteen seventeen eighteen nineteen".split()
+    )
+}
+_TENS = {
+    w: 10 * i
+    for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)
+}
+_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
+_WORD = "|".join(sorted([*_UNITS, *_TENS, *_SCALES, "dozen"], key=len, reverse=True))
+_WORD_NUM = (
+    rf"(?:a\s+(?=(?:hundred|thousand|dozen)\b))?(?:{_WORD})(?:(?:\s+and\s+|[\s-]+)(?:{_WORD}))*"
+)
+_DIGIT_NUM = (
+    r"(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d,])|\d+(?:\.\d+)?)"
+    r"(?:\s?(?:[kK]|thousand|million)(?![A-Za-z]))?"
+)
+_NUM_RE = re.compile(
+    rf"\b(?<![\w$£€.,/])(?<![A-Za-z]-)(?:{_DIGIT_NUM}|(?i:\b{_WORD_NUM}\b))(?![\w/]|[.,]\d|-(?!strong)[A-Za-z])"
+)
+_VAGUE_RE = re.compile(
+    r"(?i)\b(?:(?P<tens>tens\s+of\s+thousands)|(?P<pl>hundreds|thousands|dozens)|"
+    r"(?:several|a\s+few|some)\s+(?P<sg>hundred|thousand|dozen))(?:\s+of)?\b"
+)
+_VAGUE_RANGE = {
+    "dozens": (24.0, 99.0),
+    "hundreds": (200.0, 999.0),
+    "thousands": (2000.0, 9999.0),
+    "tens of thousands": (20000.0, 99999.0),
+}
+
+
+def parse_number(text: str) -> float | None:
+    """Parse "2,500", "2500", "2 500", "2.5k", "two thousand five hundred" to a number."""
+    s = text.strip().lower().replace("\u00a0", " ").replace("\u202f", " ")
+    m = re.fullmatch(r"(\d[\d, ]*(?:\.\d+)?)\s?(k|thousand|million)?", s)
+    if m:
+        digits = m.group(1)
+        if "," in digits and not re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", digits):
+            return None
+        if " " in digits and not re.fullmatch(r"\d{1,3}(?: \d{3})+", digits):
+            return None
+        value = float(digits.replace(",", "").replace(" ", ""))
+        scale = {"k": 1000, "thousand": 1000, "million": 1_000_000}.get(m.group(2) or "", 1)
+        return value * scale
+    words = [w for w in re.split(r"[\s-]+", s) if w and w != "and"]
+    if not words:
+        return None
+    total = current = 0
+    last = ""
+    for w in words:
+        if w == "a" and last == "":
+            current, last = 1, "unit"
+        elif w in _UNITS:
+            if last in ("unit", "teen") or (last == "tens" and _UNITS[w] >= 10):
+                return None
+            current += _UNITS[w]
+            last = "teen" if _UNITS[w] >= 10 else "unit"
+        elif w in _TENS:
+            if last in ("unit", "teen", "tens"):
+                return None
+            current += _TENS[w]
+            last = "tens"
+        elif w == "dozen":
+            current, last = max(current, 1) * 12, "scale"
+        elif w == "hundred":
+            if current >= 100:
+                return None
+            current, last = max(current, 1) * 100, "scale"
+        elif w in _SCALES:
+            total += max(current, 1) * _SCALES[w]
+            current, last = 0, "scale"
+        else:
+            return None
+    return float(total + current)
+
+
+# ---------------------------------------------------------------------------------------
+# Sentences
+# ---------------------------------------------------------------------------------------
+
+_ABBREV = set(
+    "mr mrs ms dr gen lt col maj capt sgt adm gov sen rep rev st jr sr prof no vs inc corp co "
+    "ltd jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur fri sat sun "
+    "approx est fig al mt ft".split()
+)
+_BOUNDARY_RE = re.compile(r"[.!?]+[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z])")
+
+
+def split_sentences(text: str) -> list[tuple[int, int, int]]:
+    """Split text into sentences: ``(start, end, paragraph_index)`` offsets into ``text``.
+
+    Paragraphs are separated by newlines. A period after a known abbreviation ("Gen.",
+    "Sept.") or an initialism ("U.S.", "D.C.") does not end a sentence.
+    """
+    out: list[tuple[int, int, int]] = []
+    for para_idx, para in enumerate(re.finditer(r"[^\n]+", text)):
+        p_start = para.start()
+        chunk = para.group()
+        cur = 0
+        for m in _BOUNDARY_RE.finditer(chunk):
+            if chunk[m.start()] == ".":
+                word = re.search(r"(\S*)$", chunk[: m.start()]).group(1)  # type: ignore[union-attr]
+                bare = word.lstrip("(\"“'").lower()
+                if bare in _ABBREV or re.fullmatch(r"(?:[a-z]\.)*[a-z]", bare):
+                    continue
+            _add_span(out, chunk, p_start, cur, m.end(), para_idx)
+            cur = m.end()
+        _add_span(out, chunk, p_start, cur, len(chunk), para_idx)
+    return out
+
+
+def _add_span(
+    out: list[tuple[int, int, int]], chunk: str, base: int, a: int, b: int, para: int
+) -> None:
+    seg = chunk[a:b]
+    stripped = seg.strip()
+    if stripped:
+        lead = len(seg) - len(seg.lstrip())
+        out.append((base + a + lead, base + a + lead + len(stripped), para))
+
+
+# ---------------------------------------------------------------------------------------
+# Counts: troops and members
+# ---------------------------------------------------------------------------------------
+
+_APPROX = frozenset(
+    "approximately|approx.|about|around|roughly|some|an estimated|estimated|close to|"
+    "nearly|almost|just under|just over|~".split("|")
+)
+_UPPER = frozenset(
+    "fewer than|less than|under|below|no more than|not more than|at most|up to|"
+    "a maximum of|as many as".split("|")
+)
+_LOWER = frozenset(
+    "more than|over|at least|upwards of|in excess of|above|exceeding|a minimum of".split("|")
+)
+_INCLUSIVE = frozenset(
+    "at least|a minimum of|upwards of|no more than|not more than|at most|up to|"
+    "a maximum of|as many as".split("|")
+)
+_EXACT = {"only", "just", "exactly", "precisely", "a total of", "the total of"}
+_QUALS = sorted([*_APPROX, *_UPPER, *_LOWER, *_EXACT, "between"], key=len, reverse=True)
+_QUAL_RE = re.compile(
+    r"(?i)(?:^|(?<=[\s(“\"]))("
+    + "|".join(re.escape(q).replace(r"\ ", r"\s+") for q in _QUALS)
+    + r")\s*$"
+)
+
+_TROOP_NOUN = (
+    r"(?:troops?|soldiers?|service\s*(?:wo)?m[ae]n|service\s*members?|personnel|advis[eo]rs?|"
+    r"trainers?|instructors?|marines|forces|paratroopers|commandos|boots\s+on\s+the\s+ground)"
+)
+_MEMBER_NOUN = (
+    r"(?:members?|member\s+(?:states|nations|countries)|nations|countries|partners|states|allies)"
+)
+_MOD_WORD = (
+    r"(?:U\.S\.|U\.K\.|[A-Z][a-zA-Z]+(?:-[A-Za-z]+)?|(?i:and|military|coalition|combat|foreign|"
+    r"international|additional|more|other|remaining|active[- ]duty|ground|special|operations|"
+    r"support|allied|partner|western|regular|reserve|troop|non-?combat|armed|member|contributing|"
+    r"troop-contributing|participating|us|american|uniformed))"
+)
+_NOUN_AFTER_RE = re.compile(
+    rf"(?:-strong\s+(?P<strong>\w+)|\s+(?:{_MOD_WORD}\s+){{0,4}}"
+    rf"(?:(?P<troop>(?i:{_TROOP_NOUN}))|(?P<member>(?i:{_MEMBER_NOUN}))))(?![\w-])"
+)
+_PERCENT_RE = re.compile(r"\s*(?:%|(?i:percent|per\s+cent)\b)")
+_CASUALTY_RE = re.compile(
+    r"(?i)\b(?:kill\w*|wound\w*|injur\w*|dead|deaths?|died|die|casualt\w*|lives|fatalit\w*|"
+    r"martyr\w*|hurt|missing|captured|hostages?|abduct\w*|attack(?:s|ed)?|strikes?)\b"
+)
+# Figures track foreign (US/coalition) deployments; the host's or the enemy's own forces
+# ("30,000 Iraqi soldiers", "Peshmerga forces") are a different subject and never a troop fact.
+_LOCAL_FORCES_RE = re.compile(
+    r"\b(?:Iraqi|Syrian|Kurdish|Peshmerga|ISIS|Daesh|militia|militiamen|police|rebel|local)\b"
+)
+_MONEY_AFTER_RE = re.compile(
+    r"(?i)\s*(?:million|billion|trillion|dollars?|euros?|usd|iqd|dinars?)\b"
+)
+_TROOP_CTX_RE = re.compile(
+    rf"(?i)\b(?:{_TROOP_NOUN}|troop|force|contingent|garrison|presence|deployment)\b"
+)
+_MEMBER_CTX_RE = re.compile(r"(?i)\b(?:members?|member\s+states|contributing\s+nations)\b")
+_COALITION_RE = re.compile(r"(?i)\b(?:coalition|alliance|nato|contribut\w*|partners?)\b")
+_LINK_RE = re.compile(
+    r"(?i)\b(?:to|from|of|was|is|were|are|at|and|leaving|leave|keeping|keep|with|totall?ing|"
+    r"numbering|remain|stood\s+at|stands\s+at|stand\s+at)\s+$"
+)
+_BARE_NEXT_RE = re.compile(
+    r"(?i)(?:\s*(?:$|[,.;:)—–]|\s-\s)|\s+(?:in|at|to|from|remain|remaining|will|would|are|were|"
+    r"is|was|stationed|deployed|based|there|now|currently|still|as|under|across|inside|who|that|"
+    r"by|last|this|next|earlier|of\s+them|(?:a|one|two|three|\d+)\s+(?:decades?|years?|months?)\s+ago)\b)"
+)
+_REDUCE_RE = re.compile(
+    r"(?i)\b(?:reduc\w*|cut\w*|drawdown|draw\w*\s+down|decreas\w*|shr[iu]nk\w*|trim\w*|"
+    r"withdraw\w*|lower\w*|slash\w*|pull\w*\s+out)\b"
+)
+_ANAPHOR_RE = re.compile(
+    r"(?i)\b(?:reduc\w*|cut\w*|lower\w*|rais\w*|increas\w*|bring\w*|brought|trim\w*|shr[iu]nk\w*|"
+    r"drop\w*|f[ae]ll\w*|decreas\w*)\b.{0,40}\b(?:that|this|it|them|the\s+(?:number|figure|total|"
+    r"force|contingent))\b"
+)
+
+
+@dataclass
+class _Num:
+    start: int
+    end: int
+    value: float | None  # None for vague counts
+    high: float | None = None  # range upper bound
+    vague: str = ""
+
+
+def _numbers(s: str, masked: list[tuple[int, int]]) -> list[_Num]:
+    """All number mentions in a sentence outside date spans, with ranges merged."""
+    nums: list[_Num] = []
+    for m in _VAGUE_RE.finditer(s):
+        key = (m.group("tens") or m.group("pl") or (m.group("sg") + "s")).lower()
+        key = "tens of thousands" if key.startswith("tens") else key
+        nums.append(_Num(m.start(), m.end(), None, vague=key))
+    for m in _NUM_RE.finditer(s):
+        if any(a <= m.start() < b for a, b in masked) or any(
+            n.start <= m.start() < n.end for n in nums
+        ):
+            continue
+        value = parse_number(m.group())
+        if value is not None:
+            nums.append(_Num(m.start(), m.end(), value))
+    nums.sort(key=lambda n: n.start)
+    merged: list[_Num] = []
+    i = 0
+    while i < len(nums):
+        n = nums[i]
+        if i + 1 < len(nums) and n.value is not None and nums[i + 1].value is not None:
+            gap = s[n.end : nums[i + 1].start]
+            between = (_qualifier(s, n.start) or "").lower() == "between"
+            nxt = nums[i + 1].value or 0.0
+            if re.fullmatch(r"\s*[-–—]\s*", gap) or (
+                re.fullmatch(r"\s+(?:to|and)\s+", gap)
+                and (
+                    between
+                    or (" to " in gap and nxt > n.value and not _ends_with(s, n.start, "from"))
+                )
+            ):
+                merged.append(_Num(n.start, nums[i + 1].end, n.value, high=nxt))
+                i += 2
+                continue
+        merged.append(n)
+        i += 1
+    return merged
+
+
+def _ends_with(s: str, pos: int, word: str) -> bool:
+    before = s[:pos]
+    q = _QUAL_RE.search(before)
+    if q:
+        before = before[: q.start()]
+    return re.search(rf"(?i)\b{word}\s*$", before) is not None
+
+
+def _qualifier(s: str, pos: int) -> str | None:
+    m = _QUAL_RE.search(s, max(0, pos - 30), pos)
+    return re.sub(r"\s+", " ", m.group(1)) if m else None
+
+
+def _clause_before(s: str, pos: int) -> str:
+    return re.split(r"[,;:—(]", s[:pos])[-1]
+
+
+def _clause_after(s: str, pos: int) -> str:
+    return re.split(r"[,;:—)]", s[pos:])[0]
+
+
+def _count_facts(s: str, base: int, masked: list[tuple[int, int]], prev_troops: bool) -> list[Fact]:
+    nums = _numbers(s, masked)
+    kinds: list[tuple[str, int] | None] = []  # (kind, end of noun) per number
+    for n in nums:
+        m = _NOUN_AFTER_RE.match(s, n.end)
+        if m is None:
+            kinds.append(None)
+        elif m.group("strong") or m.group("troop"):
+            local = _LOCAL_FORCES_RE.search(s, n.end, m.end())
+            kinds.append(None if local else ("troops", m.end()))
+        elif m.group("member") and _member_count(s, n, m):
+            kinds.append(("members", m.end()))
+        else:
+            kinds.append(None)
+    facts: list[Fact] = []
+    for i, n in enumerate(nums):
+        q = _QUAL_RE.search(s, max(0, n.start - 30), n.start)
+        qual = re.sub(r"\s+", " ", q.group(1)) if q else None
+        start = q.start(1) if q else n.start
+        before = s[max(0, start - 2) : start]
+        if "$" in before or "€" in before or "£" in before or _MONEY_AFTER_RE.match(s, n.end):
+            continue
+        if re.search(r"(?i)\b(?:aged?|ages|no\.)\s*$", s[:start]):
+            continue
+        pct = _PERCENT_RE.match(s, n.end)
+        if pct:
+            fact = _percent_fact(s, base, n, qual, start, pct.end())
+            if fact:
+                facts.append(fact)
+            continue
+        kind_end = kinds[i]
+        if kind_end is None:
+            kind_end = _bare_kind(s, nums, kinds, i, start, prev_troops)
+        if kind_end is None:
+            continue
+        kind, end = kind_end
+        if _CASUALTY_RE.search(_clause_before(s, start)[-60:]) or _CASUALTY_RE.search(
+            _clause_after(s, end)[:40]
+        ):
+            continue
+        facts.append(_make_count(s, base, kind, n, qual, start, end))
+    return facts
+
+
+def _member_count(s: str, n: _Num, noun: re.Match[str]) -> bool:
+    """Is "N members/countries" a coalition count (not "the two countries", "members of X")?"""
+    if not _COALITION_RE.search(s) or re.match(r"\s+of\s+(?!the\s+coalition)", s[noun.end() :]):
+        return False
+    if _MEMBER_CTX_RE.fullmatch(noun.group("member")):
+        return True
+    if n.value is None or n.value < 3:
+        return False
+    return not re.search(r"(?i)\b(?:the|these|those|both|its|their|our|all)\s+$", s[: n.start])
+
+
+def _bare_kind(
+    s: str,
+    nums: list[_Num],
+    kinds: list[tuple[str, int] | None],
+    i: int,
+    start: int,
+    prev_troops: bool,
+) -> tuple[str, int] | None:
+    """Kind of a number written without its noun ("to 2,500", "900 in Syria"), if any."""
+    n = nums[i]
+    if (
+        n.value is not None
+        and n.high is None
+        and 1900 <= n.value <= 2100
+        and "," not in s[n.start : n.end]
+    ):
+        return None  # a year
+    if re.search(r"[A-Z][a-z]*\.?\s*$", s[:start]) and not _QUAL_RE.search(
+        s, max(0, n.start - 30), n.start
+    ):
+        return None  # "Resolution 2254", "Camp 5"
+    # "from about 2,500 to fewer than 2,000 troops": the noun comes once, after the second figure
+    if i + 1 < len(nums) and kinds[i + 1] is not None:
+        gap = s[n.end : nums[i + 1].start]
+        if re.fullmatch(r"(?i)\s+to\s+(?:(?:" + "|".join(map(re.escape, _QUALS)) + r")\s+)?", gap):
+            return (kinds[i + 1][0], n.end)  # type: ignore[index]
+    qual = _qualifier(s, n.start)
+    listed = any(k is not None and k[0] == "troops" for k in kinds[:i]) and re.search(
+        r",\s*$", s[:start]
+    )  # "2,500 troops in Iraq, 900 in Syria"
+    if not qual and not listed and not _LINK_RE.search(s, max(0, start - 20), start):
+        return None
+    if not _BARE_NEXT_RE.match(s, n.end):
+        return None
+    left = s[:start]
+    troop = [m.end() for m in _TROOP_CTX_RE.finditer(left)]
+    member = [m.end() for m in _MEMBER_CTX_RE.finditer(left)] if _COALITION_RE.search(s) else []
+    if not troop and not member and prev_troops and _ANAPHOR_RE.search(left):
+        troop = [0]
+    if not troop and not member:
+        return None
+    kind = "troops" if max(troop, default=-1) >= max(member, default=-1) else "members"
+    return (kind, n.end)
+
+
+# fmt: off
+def _span_fact(kind: str, value: str, bounds: tuple[float | None, float | None],
+               number: float | None, gran: str, qual: str, s: str, base: int, start: int,
+               end: int) -> Fact:
+    """Build a Fact whose raw text is ``s[start:end]`` (``s`` starts at ``base`` in the text)."""
+    return Fact(kind, value, bounds[0], bounds[1], number, gran, qual, s[start:end],
+                base + start, base + end, s)
+# fmt: on
+
+
+def _percent_fact(
+    s: str, base: int, n: _Num, qual: str | None, start: int, end: int
+) -> Fact | None:
+    """A troop reduction stated as a share ("by about 20 percent"), else None."""
+    by = re.search(r"(?i)\bby\s*$", s[:start])
+    noun = re.match(r"\s+(?:reduction|cut|drawdown|decrease)\b", s[end:])
+    if n.value is None or not (by or noun):
+        return None
+    if not (_REDUCE_RE.search(s) and _TROOP_CTX_RE.search(s)):
+        return None
+    qualifier = qual.lower() if qual else "exact"
+    bounds = _interval(n.value, qualifier)
+    start = by.start() if by else start
+    value = f"{_norm(n.value)}%"
+    return _span_fact("troops", value, bounds, n.value, "relative", qualifier, s, base, start, end)
+
+
+def _interval(value: float, qual: str) -> tuple[float | None, float | None]:
+    """Interval of a stated figure: "approximately" is +-5%, "fewer than" is [0, n)."""
+    if qual in ("nearly", "almost", "just under"):
+        return value * 0.95, value
+    if qual == "just over":
+        return value, value * 1.05
+    if qual in _APPROX:
+        return value * 0.95, value * 1.05
+    if qual in _UPPER:
+        return 0.0, value
+    if qual in _LOWER:
+        return value, None
+    return value, value
+
+
+def _make_count(
+    s: str, base: int, kind: str, n: _Num, qual: str | None, start: int, end: int
+) -> Fact:
+    qualifier = qual.lower() if qual else "exact"
+    if n.vague:
+        bounds = _VAGUE_RANGE[n.vague]
+        return _span_fact(kind, n.vague, bounds, None, "vague", "vague", s, base, start, end)
+    assert n.value is not None
+    if n.high is not None:
+        low, high = sorted((n.value, n.high))
+        value = f"{_norm(low)}-{_norm(high)}"
+        qualifier = qualifier if qual else "range"
+        return _span_fact(
+            kind, value, (low, high), (low + high) / 2, "range", qualifier, s, base, start, end
+        )
+    gran = "exact"
+    for name, group in (("approx", _APPROX), ("upper", _UPPER), ("lower", _LOWER)):
+        if qualifier in group:
+            gran = name
+    return _span_fact(
+        kind, _norm(n.value), _interval(n.value, qualifier), n.value, gran, qualifier, s, base,
+        start, end,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------
+# Dates: timeline
+# ---------------------------------------------------------------------------------------
+
+_MONTHS = {m.lower(): i for i, m in enumerate(_MONTH_ABBR, 1)}
+_MONTH = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+    r"Jan\.|Feb\.|Mar\.|Apr\.|Jun\.|Jul\.|Aug\.|Sept?\.|Sept|Oct\.|Nov\.|Dec\.)"
+)
+_YEAR = r"(?:19|20)\d{2}"
+_DATE_RE = re.compile(
+    rf"""
+    \b(?=[A-Za-z0-9])
+    (?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+)?
+    (?P<pre>(?i:(?:the\s+)?(?:very\s+)?(?:end|close|middle|beginning|start|first\s+half|second\s+half)
+        \s+of\s+(?:the\s+)?|early[\s-]|late[\s-]|mid[\s-]|end-))?
+    (?:
+        (?P<rel>(?i:next|this|the\s+coming))\s+(?P<rel_unit>(?i:year|month)|{_MONTH}(?!\s+\d))
+      | (?P<the_year>(?<=the\s)(?i:year|month))(?!\w)
+      | (?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m1>{_MONTH})(?:,?\s+(?P<y1>{_YEAR}))?
+      | (?P<m2>{_MONTH})(?:\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?(?:\s*[-–]\s*\d{{1,2}})?(?!\d))?
+        (?:,?\s+(?P<y2>{_YEAR})(?!\d))?
+      | (?P<y3>{_YEAR})(?!\d|,\d)
+    )
+    """,
+    re.VERBOSE,
+)
+_CUE_RE = re.compile(
+    r"(?i)(?:\b(?P<prep>(?:no|not)\s+later\s+than|by|until|till|through(?:out)?|thru|before|from|"
+    r"starting(?:\s+(?:in|from|on))?|beginning(?:\s+(?:in|on))?)"
+    r"|\b(?P<verb>end(?:s|ed|ing)?|conclud(?:e|es|ed|ing)|commenc(?:e|es|ed|ing)|begin|begins|began|"
+    r"start(?:s|ed)?|clos(?:e|es|ed|ing)|shut(?:s|ting)?\s+down|expir(?:e|es|ed|ing)|"
+    r"complet(?:e|es|ed|ing)|finish(?:es|ed|ing)?|wrap(?:s|ped|ping)?\s+up)(?:\s+\w+ly)?(?:\s+(?:in|on|at))?)"
+    r"(?:\s+(?:at\s+least|as\s+late\s+as|as\s+early\s+as|at\s+the\s+latest))?\s+$"
+)
+_CONTEXT_RE = re.compile(
+    r"(?i)\b(?:withdr[ae]w\w*|pull\w*\s+out|pullout|drawdown|draw\w*\s+down|wind\w*\s+down|mission|"
+    r"presence|transition|operations?|phase|troops?|forces|personnel|soldiers|coalition|evacuat\w*|"
+    r"vacat\w*|bases?|task\s+force|reduc\w*|depart\w*|leav\w*|exit|mandate|deploy\w*|redeploy\w*|"
+    r"relocat\w*|hand\w*\s+over|handover)\b"
+)
+_FROM_END_RE = re.compile(r"(?i)\s+(?:until|till|through|thru|to)\b")
+_PAST_RE = re.compile(
+    r"(?i)\b(?:had|was|were|did|last\s+year|began|started|commenced|ended|concluded|closed)\b"
+)
+
+
+_PART_MONTH = ((r"\b(?:end|close)\b", 12), (r"\bmid|middle", 6), (r"beginning|start", 1))
+
+
+def _date_value(
+    m: re.Match[str], s: str, published: datetime.date | None, anchor_year: int | None
+) -> tuple[str, str] | None:
+    """Normalize a date match to ``(value, granularity)``; None when it cannot be resolved."""
+    pre = re.sub(r"\s+", " ", (m.group("pre") or "").lower())
+    month_end = next((mo for rx, mo in _PART_MONTH if re.search(rx, pre)), None)
+    if m.group("y3"):
+        year = int(m.group("y3"))
+        return (f"{year:04d}-{month_end:02d}", "month") if month_end else (f"{year:04d}", "year")
+    unit = (m.group("the_year") or m.group("rel_unit") or "").lower()
+    if unit in ("year", "month") and published is None:
+        return None
+    if unit == "month":
+        assert published is not None
+        ahead = published.month + (1 if (m.group("rel") or "").lower() == "next" else 0)
+        year, month = published.year + (ahead - 1) // 12, (ahead - 1) % 12 + 1
+        return f"{year:04d}-{month:02d}", "month"
+    if unit == "year":
+        assert published is not None
+        year = published.year + (1 if (m.group("rel") or "").lower() == "next" else 0)
+        return (f"{year:04d}-{month_end:02d}", "month") if month_end else (f"{year:04d}", "year")
+    mon_text = m.group("m1") or m.group("m2") or m.group("rel_unit")
+    month = _MONTHS[mon_text[:3].lower()]
+    day = m.group("d1") or m.group("d2")
+    year_text = m.group("y1") or m.group("y2")
+    if year_text:
+        year = int(year_text)
+    elif m.group("rel"):
+        if published is None:
+            return None
+        nxt = m.group("rel").lower() != "this"
+        year = published.year + (
+            1 if month < published.month or (nxt and month == published.month) else 0
+        )
+    elif anchor_year is not None:
+        year = anchor_year
+    elif published is not None:
+        year = published.year
+        if _PAST_RE.search(s[: m.start()]):
+            # past tense: the nearest occurrence, usually the one just gone
+            if month > published.month + 2:
+                year -= 1
+        elif month < published.month:
+            year += 1
+    else:
+        return None
+    if day and not pre:
+        if not 1 <= int(day) <= 31:
+            return None
+        return f"{year:04d}-{month:02d}-{int(day):02d}", "day"
+    return f"{year:04d}-{month:02d}", "month"
+
+
+def _timeline_facts(
+    s: str, base: int, published: datetime.date | None
+) -> tuple[list[Fact], list[tuple[int, int]]]:
+    """Mission dates in a sentence, plus the spans of every date (to keep counts out)."""
+    matches = [
+        m
+        for m in _DATE_RE.finditer(s)  # "2000 troops" is a count, not a year
+        if not (m.group("y3") and not m.group("pre") and _NOUN_AFTER_RE.match(s, m.end()))
+    ]
+    spans = [(m.start(), m.end()) for m in matches]
+    explicit = [
+        (m.start(), int(m.group("y1") or m.group("y2") or m.group("y3")))
+        for m in matches
+        if m.group("y1") or m.group("y2") or m.group("y3")
+    ]
+    facts: list[Fact] = []
+    for m in matches:
+        if m.group("the_year") and not m.group("pre"):
+            continue  # a bare "year"/"month"
+        cue = _CUE_RE.search(s, max(0, m.start() - 60), m.start())
+        if cue is None:
+            continue
+        if (cue.group("prep") or "").lower() == "from" and not _FROM_END_RE.match(s, m.end()):
+            continue  # "from September 2025" is a start only when an end follows
+        window = s[max(0, cue.start() - 160) : m.end() + 40]
+        if not _CONTEXT_RE.search(window):
+            continue
+        earlier = [y for pos, y in explicit if pos < m.start()]
+        later = [y for pos, y in explicit if pos > m.start()]
+        anchor = earlier[-1] if earlier else (later[0] if later else None)
+        resolved = _date_value(m, s, published, anchor)
+        if resolved is None or not 1900 <= int(resolved[0][:4]) <= 2100:
+            continue  # unresolvable, or resolved against an implausible report date
+        value, gran = resolved
+        if published is not None and int(value[:4]) < published.year - 1:
+            continue  # history, not a schedule
+        qualifier = re.sub(r"\s+", " ", s[cue.start() : m.start()] + (m.group("pre") or "")).strip()
+        qualifier = re.sub(r"\s+the$", "", qualifier)
+        qualifier = qualifier.rstrip("-") + ("-" if (m.group("pre") or "").endswith("-") else "")
+        span = (cue.start(), m.end())
+        facts.append(
+            _span_fact("timeline", value, (None, None), None, gran, qualifier, s, base, *span)
+        )
+    return facts, spans
+
+
+# ---------------------------------------------------------------------------------------
+# Public entry points
+# ---------------------------------------------------------------------------------------
+
+
+def extract_facts(text: str, published: datetime.date | None = None) -> list[Fact]:
+    """Every troops/members/timeline statement in ``text`` (an article or one sentence).
+
+    ``published`` is the report date; relative dates ("next September", "by the end of the
+    year") resolve against it and are skipped when it is None.
+    """
+    facts: list[Fact] = []
+    prev_para = -1
+    prev_troops = False
+    for start, end, para in split_sentences(text):
+        if para != prev_para:
+            prev_para, prev_troops = para, False
+        s = text[start:end]
+        dates, spans = _timeline_facts(s, start, published)
+        counts = _count_facts(s, start, spans, prev_troops)
+        prev_troops = any(f.kind == "troops" for f in counts)
+        facts.extend(sorted(counts + dates, key=lambda f: f.start))
+    log.debug("extracted %d facts from %d characters", len(facts), len(text))
+    return facts
+
+
+def _word_re(words: Sequence[str]) -> re.Pattern[str] | None:
+    if not words:
+        return None
+    alts = "|".join(re.escape(w.strip()).replace(r"\ ", r"\s+") for w in words if w.strip())
+    return re.compile(rf"(?i)(?<!\w)(?:{alts})(?!\w)") if alts else None
+
+
+def _stem(word: str) -> str:
+    w = word.lower()
+    for suffix in ("ing", "ed", "es", "s", "e"):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            return w[: -len(suffix)]
+    return w
+
+
+_EVENT_STEMS = frozenset(
+    "end conclud until through begin began start commenc launch clos finish complet expir "
+    "withdraw leav depart exit vacat continu run last from".split()
+)
+_CLAUSE_SPLIT_RE = re.compile(r"[,;:—()]|\s(?:and|but|while|whereas|with)\s")
+
+
+def _cue_ok(tracker: TrackerLike, fact: Fact, text: str, sent_start: int) -> bool:
+    """Does a tracker cue appear in the date's own clause (or its sentence if verbless)?"""
+    if not tracker.cues:
+        return True
+    cues = {_stem(c) for c in tracker.cues}
+
+    def has(stems: list[str], wanted: Set[str]) -> bool:
+        return any(st == c or (len(c) >= 6 and st.startswith(c)) for st in stems for c in wanted)
+
+    before = text[sent_start : fact.start]
+    pieces = _CLAUSE_SPLIT_RE.split(before)
+    clause = pieces[-1] + fact.raw + _CLAUSE_SPLIT_RE.split(text[fact.end : fact.end + 80])[0]
+    stems = [_stem(w) for w in re.findall(r"[A-Za-z]+", clause)]
+    if has(stems, cues):
+        return True
+    if has(stems, _EVENT_STEMS - {"until", "through", "from"}):
+        return False  # the clause names another event ("begins now and will end in ...")
+    whole = [_stem(w) for w in re.findall(r"[A-Za-z]+", before + fact.raw)]
+    return has(whole, cues)
+
+
+_PLACE_TAIL_RE = re.compile(
+    r"\s+(?:(?:stationed|based|deployed|remaining|still)\s+)?(?:in|at|inside|across|from)\s+"
+    r"(?:the\s+)?(?:[a-z]+\s+){0,2}?(?:[A-Z][\w’'-]*\s?){1,3}"
+)
+
+
+def _about_decision(
+    tracker: TrackerLike, fact: Fact, text: str, sents: list[tuple[int, int, int]], idx: int
+) -> bool:
+    about, not_about = _word_re(tracker.about), _word_re(tracker.not_about)
+    if about is None and not_about is None:
+        return True
+    s_start, s_end, para = sents[idx]
+    tail = _PLACE_TAIL_RE.match(text, fact.end, s_end)
+    lo, hi = fact.start, (tail.end() if tail else fact.end)
+
+    def nearest(rx: re.Pattern[str] | None, a: int, b: int) -> float:
+        if rx is None:
+            return float("inf")
+        return min(
+            (max(lo - m.end(), m.start() - hi, 0) for m in rx.finditer(text, a, b)),
+            default=float("inf"),
+        )
+
+    d_about, d_not = nearest(about, s_start, s_end), nearest(not_about, s_start, s_end)
+    if d_about < float("inf") or d_not < float("inf"):
+        return d_about <= d_not if about is not None else d_not == float("inf")
+    if about is None:
+        return True
+    # not in the sentence: the closest earlier sentence of the paragraph that names either
+    for j in range(idx - 1, -1, -1):
+        a, b, p = sents[j]
+        if p != para:
+            break
+        hit_a = about.search(text, a, b)
+        hit_n = not_about.search(text, a, b) if not_about else None
+        if hit_a or hit_n:
+            return bool(hit_a) and not hit_n
+    lede = [x for x in sents[:2] if x[2] == sents[0][2]]
+    return any(about.search(text, a, b) for a, b, _ in lede)
+
+
+def assign_trackers(facts: list[Fact], text: str, trackers: Sequence[TrackerLike]) -> list[Fact]:
+    """Return ``facts`` with ``tracker`` set to the first tracker that claims each, else None.
+
+    A tracker claims a fact of its kind when one of its ``about`` words is near the fact
+    (same sentence, else an earlier sentence of the paragraph, else the title/lede) and no
+    ``not_about`` word is closer; timeline trackers also need one of their ``cues`` in the
+    date's clause. Empty ``about`` or ``cues`` match anything.
+    """
+    sents = split_sentences(text)
+    out: list[Fact] = []
+    for fact in facts:
+        idx = next((i for i, (a, b, _) in enumerate(sents) if a <= fact.start < b), None)
+        claimed = None
+        if idx is not None:
+            for tracker in trackers:
+                if tracker.kind != fact.kind:
+                    continue
+                if not _about_decision(tracker, fact, text, sents, idx):
+                    continue
+                if fact.kind == "timeline" and not _cue_ok(tracker, fact, text, sents[idx][0]):
+                    continue
+                claimed = tracker.name
+                break
+        out.append(replace(fact, tracker=claimed))
+    return out
