@@ -184,6 +184,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             "new_versions": int,
             "unchanged": int,
             "errors": int,
+            "fallbacks": int,
             "error_detail": str,
         },
         pk="id",
@@ -200,11 +201,7 @@ class RunCounts:
     new_versions: int = 0
     unchanged: int = 0
     errors: int = 0
-
-    def add_error(self, detail: str, details: list[str]) -> None:
-        self.errors += 1
-        if len(details) < 50:
-            details.append(detail)
+    fallbacks: int = 0  # reports archived from the feed item because the page was unusable
 
 
 @dataclass(frozen=True)
@@ -287,6 +284,7 @@ class Archive:
                     "new_versions": counts.new_versions,
                     "unchanged": counts.unchanged,
                     "errors": counts.errors,
+                    "fallbacks": counts.fallbacks,
                     "error_detail": json.dumps(details) if details else None,
                 },
             )
@@ -321,7 +319,9 @@ class Archive:
         """Store one extracted report; a new version only when its text changed.
 
         ``report`` holds url, source, title, text and optionally author,
-        published, guid, raw_hash, via and stories (list of story names).
+        published, guid, raw_hash, via, stories (list of story names) and
+        facts (rows for the `facts` table, stored with the new version in the
+        same transaction, so a version never exists without its facts).
         """
         now = iso()
         content_hash = text_hash(report["text"])
@@ -363,9 +363,14 @@ class Archive:
                     "text": report["text"],
                     "published": report.get("published"),
                     "via": report.get("via", "page"),
-                    "facts_done": 0,
+                    "facts_done": 0 if report.get("facts") is None else 1,
                 }
             ).last_pk
+            if report.get("facts"):
+                self.db["facts"].insert_all(
+                    {**row, "version_id": version_id, "document_id": doc_id}
+                    for row in report["facts"]
+                )
             self.db["documents"].update(doc_id, {**meta, "current_version": version_id})
         return Stored(doc_id, version_id, status)
 

@@ -43,6 +43,7 @@ class Source:
     cron: str | None = None
     pages: int = 2  # listing pages walked by the state-briefings spider
     max_items: int = 50  # feed items (or briefings) followed per crawl
+    revisit: timedelta = timedelta(hours=1)  # re-check a known article at most this often
     allow_private: bool = False  # allow links to private/loopback hosts (SSRF guard off)
     enabled: bool = True
 
@@ -260,6 +261,14 @@ def parse_interval(value: Any, key: str = "every") -> timedelta:
     raise _fail(key, "an interval such as '30m', '1h', '45s' or '1d'", value)
 
 
+def _revisit(value: Any, key: str) -> timedelta:
+    if value is None:
+        return timedelta(hours=1)
+    if value == 0 or value == "0":
+        return timedelta(0)  # re-check every known article on every crawl
+    return parse_interval(value, key)
+
+
 def _url(value: Any, key: str) -> str:
     url = _str(value, key, required=True)
     parts = urlsplit(url)
@@ -293,7 +302,10 @@ def _source(raw: Any, key: str, crawl: CrawlConfig) -> Source:
     _check_keys(
         data,
         key,
-        {"name", "type", "url", "every", "cron", "pages", "max_items", "allow_private", "enabled"},
+        {
+            "name", "type", "url", "every", "cron", "pages", "max_items", "revisit",
+            "allow_private", "enabled",
+        },
     )
     name = _str(data.get("name"), f"{key}.name", required=True)
     stype = data.get("type")
@@ -318,6 +330,7 @@ def _source(raw: Any, key: str, crawl: CrawlConfig) -> Source:
         cron=cron,
         pages=int(_number(data.get("pages"), f"{key}.pages", 2, minimum=1)),
         max_items=int(_number(data.get("max_items"), f"{key}.max_items", 50, minimum=1)),
+        revisit=_revisit(data.get("revisit"), f"{key}.revisit"),
         allow_private=_bool(data.get("allow_private"), f"{key}.allow_private", crawl.allow_private),
         enabled=_bool(data.get("enabled"), f"{key}.enabled", True),
     )

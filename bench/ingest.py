@@ -1,0 +1,149 @@
+"""Ingest benchmark: a full `newswatch crawl` against trafilatura alone, side by side.
+
+Serves the corpus pages on 127.0.0.1 behind a generated RSS feed, runs
+`newswatch crawl` (the real command, start-up included) into a fresh archive,
+measures trafilatura alone on the same pages in one process, then runs a second
+`crawl` with nothing changed, with the default revisit policy (known articles
+not re-fetched within the hour) and with `revisit: 0` (every article
+revalidated by conditional GET).
+
+    python bench/ingest.py [CORPUS_DIR]     # default: ../shared/corpus/pages
+
+Targets: first crawl >= 1.6x single-process trafilatura; an unchanged second
+crawl <= 1/10 of the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from email.utils import formatdate
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "pages"
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files with Last-Modified / If-Modified-Since (304) support."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    handler = lambda *a, **kw: QuietHandler(*a, directory=str(directory), **kw)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def write_site(pages: list[Path], site: Path, base: str) -> None:
+    (site / "pages").mkdir(parents=True)
+    items = []
+    for i, page in enumerate(pages):
+        shutil.copy(page, site / "pages" / page.name)
+        items.append(
+            f"<item><title>Page {i}</title><link>{escape(base)}/pages/{page.name}</link>"
+            f"<guid>{escape(base)}/pages/{page.name}</guid>"
+            f"<pubDate>{formatdate(1700000000 + i * 3600)}</pubDate></item>"
+        )
+    (site / "feed.xml").write_text(
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>corpus</title><link>{base}/</link><description>bench</description>"
+        + "".join(items)
+        + "</channel></rss>",
+        encoding="utf-8",
+    )
+
+
+def write_config(path: Path, base: str, count: int, revisit: str) -> None:
+    path.write_text(
+        f"""archive: bench.db
+crawl:
+  obey_robots: false
+  autothrottle: false
+  concurrency: 16
+  per_domain: 16
+sources:
+  - name: corpus
+    type: feed
+    url: {base}/feed.xml
+    max_items: {count}
+    revisit: {revisit}
+stories:
+  - name: us-iraq-coalition
+    match: {{all: [Iraq], any: [coalition, withdrawal, troops]}}
+    trackers:
+      - {{name: us-troops-iraq, kind: troops, about: [Iraq], not_about: [Syria]}}
+""",
+        encoding="utf-8",
+    )
+
+
+def run_crawl(config: Path) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "crawler", "--config", str(config), "-q", "crawl", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"crawl failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    print("   ", proc.stdout.strip())
+    return elapsed
+
+
+def trafilatura_alone(pages: list[Path]) -> float:
+    from crawler.extract import extract_page
+
+    bodies = [p.read_bytes() for p in pages]
+    start = time.perf_counter()
+    for body in bodies:
+        extract_page(body)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("corpus", nargs="?", default=str(DEFAULT_CORPUS))
+    args = parser.parse_args()
+    pages = sorted(Path(args.corpus).glob("*.html"))
+    if not pages:
+        sys.exit(f"no .html pages in {args.corpus}")
+    n = len(pages)
+    with tempfile.TemporaryDirectory() as tmp:
+        site = Path(tmp) / "site"
+        site.mkdir()
+        server, base = serve(site)
+        write_site(pages, site, base)
+        print(f"{n} pages served at {base}")
+
+        config = Path(tmp) / "config.yaml"
+        write_config(config, base, n, "1h")
+        first = run_crawl(config)
+        print(f"first crawl:          {first:6.2f} s  {n / first:6.1f} pages/s")
+        raw = trafilatura_alone(pages)
+        print(f"trafilatura alone:    {raw:6.2f} s  {n / raw:6.1f} pages/s (one process)")
+        print(f"  ratio crawl/trafilatura throughput: {raw / first:.2f}x (target >= 1.6)")
+
+        second = run_crawl(config)
+        print(f"second crawl:         {second:6.2f} s  = {second / first:.3f} of the first "
+              "(target <= 0.10)")
+        write_config(config, base, n, "0")
+        third = run_crawl(config)
+        print(f"second crawl, revisit 0 (all {n} revalidated): {third:6.2f} s "
+              f"= {third / first:.3f} of the first")
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

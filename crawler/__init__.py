@@ -1,0 +1,1 @@
+"""newswatch's application package: crawling, extraction, archive, facts, service, CLI."""

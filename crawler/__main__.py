@@ -1,0 +1,6 @@
+"""`python -m crawler` is the `newswatch` command."""
+
+from crawler.cli import cli
+
+if __name__ == "__main__":
+    cli(prog_name="newswatch")

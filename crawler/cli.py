@@ -1,0 +1,144 @@
+"""The `newswatch` command line (click). Only this module prints."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any
+
+import click
+
+from crawler.config import Config, ConfigError, load_config
+
+log = logging.getLogger(__name__)
+
+
+class UsageProblem(click.ClickException):
+    """A usage or configuration error: message, no traceback, exit code 2."""
+
+    exit_code = 2
+
+
+class SecretsFilter(logging.Filter):
+    """Replace secret values (passwords, webhook URLs) in log records with ***."""
+
+    def __init__(self, secrets: Iterable[str | None]):
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            for secret in self.secrets:
+                message = message.replace(secret, "***")
+            record.msg, record.args = message, None
+        return True
+
+
+def config_secrets(config: Config) -> list[str | None]:
+    alerts = config.alerts
+    return [
+        alerts.email.password if alerts.email else None,
+        alerts.slack_webhook_url,
+        *alerts.apprise,
+    ]
+
+
+def setup_logging(level: str, secrets: Iterable[str | None] = ()) -> None:
+    """One line per event on stderr, secrets masked."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(SecretsFilter(secrets))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if getattr(old, "_newswatch", False):
+            root.removeHandler(old)
+    handler._newswatch = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+    # Scrapy and Twisted are chatty at INFO; their warnings still show.
+    noisy = logging.DEBUG if level == "DEBUG" else logging.WARNING
+    for name in ("scrapy", "twisted", "py.warnings", "trafilatura", "htmldate", "courlan"):
+        logging.getLogger(name).setLevel(noisy)
+
+
+class State:
+    """What the group passes to commands: the config file and verbosity."""
+
+    def __init__(self, config_path: str | None, verbose: int, quiet: bool):
+        self.config_path = config_path
+        self.verbose = verbose
+        self.quiet = quiet
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path)
+            except ConfigError as e:
+                raise UsageProblem(f"config error: {e}") from None
+            level = self._config.service.log_level
+            if self.verbose:
+                level = "DEBUG" if self.verbose > 1 else "INFO"
+            elif self.quiet:
+                level = "ERROR"
+            setup_logging(level, config_secrets(self._config))
+        return self._config
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--json: one JSON object per line instead of a table."""
+    return click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")(fn)
+
+
+def emit_json(rows: Iterable[dict[str, Any]]) -> None:
+    for row in rows:
+        click.echo(json.dumps(row, ensure_ascii=False, default=str))
+
+
+def library_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the library's known failures into clean CLI errors."""
+    from crawler.archive import ArchiveMissing, ReadOnlyQuery
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, ArchiveMissing, ReadOnlyQuery) as e:
+            raise UsageProblem(str(e)) from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", envvar="NEWSWATCH_CONFIG", metavar="FILE",
+              help="Config file (default: $NEWSWATCH_CONFIG or ./config.yaml).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors in the log.")
+@click.version_option(package_name="newswatch")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) -> None:
+    """newswatch: crawl news sources, archive reports, alert when tracked facts change."""
+    ctx.obj = State(config_path, verbose, quiet)
+    ctx.call_on_close(_shutdown)
+
+
+def _shutdown() -> None:
+    from crawler.crawl import shutdown_reactor
+
+    shutdown_reactor()
+
+
+def _register() -> None:
+    # Commands live in their own modules; importing them registers them on `cli`.
+    from crawler import commands  # noqa: F401
+
+
+_register()

@@ -1,0 +1,68 @@
+"""The work after fetching, shared by `crawl`, the service and the demo.
+
+Each step reads what it needs from the archive, so a pass interrupted at any
+point is completed by the next one: versions without facts get their facts,
+facts not yet evaluated get evaluated, alerts not yet delivered get delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from crawler.archive import Archive
+from crawler.config import Config, Source
+from crawler.crawl import CrawlContext, RunSummary, crawl_sources
+from crawler.extract import Extractor
+from crawler.reports import fact_rows
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PassResult:
+    runs: list[RunSummary] = field(default_factory=list)
+    repaired: int = 0
+    changes: list[Any] = field(default_factory=list)
+    delivery: Any = None
+
+
+def repair_facts(archive: Archive, config: Config) -> int:
+    """Extract facts for versions stored without them (e.g. after a crash)."""
+    stories = {s.name: s for s in config.stories}
+    done = 0
+    for row in list(archive.versions_without_facts()):
+        import json
+
+        matched = [stories[n] for n in json.loads(row["stories"] or "[]") if n in stories]
+        rows = fact_rows(row["text"], row["published"], matched)
+        for r in rows:
+            r.update(document_id=row["document_id"], version_id=row["id"])
+        archive.store_facts(row["id"], rows)
+        done += 1
+    if done:
+        log.info("extracted facts of %d stored versions that had none", done)
+    return done
+
+
+def after_crawl(archive: Archive, config: Config) -> PassResult:
+    """Facts repair, change detection and alert delivery."""
+    result = PassResult()
+    result.repaired = repair_facts(archive, config)
+    return result
+
+
+async def crawl_pass(
+    config: Config,
+    archive: Archive,
+    sources: list[Source],
+    extractor: Extractor,
+    progress: Callable[[CrawlContext], None] | None = None,
+) -> PassResult:
+    """One pass: crawl the sources, then everything that follows from new reports."""
+    runs = await crawl_sources(config, archive, sources, extractor, progress)
+    result = after_crawl(archive, config)
+    result.runs = runs
+    return result

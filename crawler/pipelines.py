@@ -1,0 +1,62 @@
+"""The item pipeline: every fetched report goes to extraction, then to the archive.
+
+The archive is written only here, on the event loop's thread: one writer.
+A page whose fetched bytes are unchanged since the last visit skips extraction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from scrapy.crawler import Crawler
+
+from crawler.archive import text_hash
+from crawler.items import FetchedReport
+from crawler.reports import analyse
+
+if TYPE_CHECKING:
+    from crawler.crawl import CrawlContext
+
+log = logging.getLogger(__name__)
+
+
+class ArchivePipeline:
+    """Extract (in the worker pool) and archive each report; count what happened."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
+        return cls(crawler)
+
+    async def process_item(self, item: FetchedReport) -> FetchedReport:
+        ctx: CrawlContext = self.crawler.spider.context  # type: ignore[union-attr]
+        ctx.counts.fetched += 1
+        item.raw_hash = item.raw_hash or text_hash(item.html or item.text or "")
+        if ctx.archive.known_raw_hash(item.url) == item.raw_hash:
+            ctx.archive.touch(item.url)
+            ctx.counts.unchanged += 1
+            ctx.report_progress()
+            return item
+        try:
+            report = await ctx.extractor.run(analyse, asdict(item), ctx.stories)
+        except Exception as e:  # a worker crash or a parser bug must not stop the crawl
+            log.exception("extraction failed for %s", item.url)
+            ctx.error(f"extraction failed ({type(e).__name__}: {e}): {item.url}")
+            return item
+        if report is None:
+            ctx.error(f"no article text found: {item.url}")
+            return item
+        stored = ctx.archive.store(report)
+        if stored.status == "new":
+            ctx.counts.new_documents += 1
+        elif stored.status == "revised":
+            ctx.counts.new_versions += 1
+        else:
+            ctx.counts.unchanged += 1
+        log.info("[%s run %s] %s %s", ctx.source.name, ctx.run_id, stored.status, item.url)
+        ctx.report_progress()
+        return item

@@ -1,0 +1,73 @@
+"""Turn a fetched report into what the archive stores: text, stories, facts.
+
+These functions run in the extraction worker processes (see ``extract.py``), so
+they take and return plain picklable data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+from crawler.config import Story
+from crawler.extract import extract_page
+
+
+def report_date(published: str | None) -> date | None:
+    try:
+        return date.fromisoformat(published[:10]) if published else None
+    except ValueError:
+        return None
+
+
+def matching_stories(title: str | None, text: str, stories: tuple[Story, ...]) -> list[Story]:
+    content = f"{title or ''}\n{text}"
+    return [s for s in stories if s.match.matches(content)]
+
+
+def fact_rows(text: str, published: str | None, stories: list[Story]) -> list[dict[str, Any]]:
+    """The facts of a text, once per matching story with that story's trackers."""
+    from crawler.facts import assign_trackers, extract_facts
+
+    facts = extract_facts(text, report_date(published))
+    if not facts:
+        return []
+    rows = []
+    for story in stories or [None]:
+        assigned = assign_trackers(facts, text, story.trackers) if story else facts
+        for fact in assigned:
+            row = asdict(fact)
+            row.update(story=story.name if story else None, display=fact.display(),
+                       published=published, evaluated=0)
+            rows.append(row)
+    return rows
+
+
+def analyse(report: dict[str, Any], stories: tuple[Story, ...]) -> dict[str, Any] | None:
+    """Extract a fetched report's text (if it came as HTML), match stories, find facts.
+
+    Returns the report completed with text, stories and facts, or None when
+    neither the page nor the feed gave any text.
+    """
+    html = report.get("html")
+    if html:
+        page = extract_page(html, report["url"])
+        if page is not None:
+            report.update(
+                text=page.text,
+                via="page",
+                title=report.get("title") or page.title,
+                author=report.get("author") or page.author,
+                published=report.get("published") or page.published,
+            )
+        elif report.get("text"):
+            report["via"] = "feed"
+    report.pop("html", None)
+    text = report.get("text") or ""
+    if not text.strip():
+        return None
+    matched = matching_stories(report.get("title"), text, stories)
+    report["stories"] = [s.name for s in matched]
+    report["facts"] = fact_rows(text, report.get("published"), matched)
+    return report

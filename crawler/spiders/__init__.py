@@ -1,0 +1,15 @@
+"""Scrapy spiders, one per source type: feed, state-briefings, page."""
+
+from __future__ import annotations
+
+from crawler.spiders.briefings import StateBriefingsSpider
+from crawler.spiders.feed import FeedSpider
+from crawler.spiders.page import PageSpider
+
+SPIDERS = {
+    "feed": FeedSpider,
+    "state-briefings": StateBriefingsSpider,
+    "page": PageSpider,
+}
+
+__all__ = ["SPIDERS", "FeedSpider", "PageSpider", "StateBriefingsSpider"]

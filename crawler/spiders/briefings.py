@@ -1,0 +1,103 @@
+"""The `state-briefings` spider: state.gov's press-briefing listing and transcripts.
+
+Listing pages (``/department-press-briefings/``, ``page/N/``) hold
+``li.collection-result`` links; a briefing page has its title in
+``h1.featured-content__headline``, date and speaker in ``div.article-meta`` and
+the transcript in ``div.entry-content`` (minus the summary index block).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import scrapy
+from scrapy.http import Response
+
+from crawler.items import FetchedReport
+from crawler.spiders.base import NewswatchSpider, is_html
+
+BLOCKS = "p, h2, h3, h4, li, blockquote"
+
+
+def parse_us_date(text: str | None) -> str | None:
+    """'September 27, 2024' (or 'Sept. 27, 2024') as 2024-09-27; None if unparseable."""
+    if not text:
+        return None
+    cleaned = " ".join(text.replace(".", "").split())
+    for fmt in ("%B %d, %Y", "%b %d, %Y", "%B %d %Y"):
+        try:
+            return datetime.strptime(cleaned, fmt).date().isoformat()
+        except ValueError:
+            continue
+    if cleaned.startswith("Sept "):
+        return parse_us_date("Sep " + cleaned[5:])
+    return None
+
+
+def transcript_text(response: Response) -> str:
+    """The transcript's paragraphs, one per line, without the summary index."""
+    body = response.css("div.entry-content")
+    if not body:
+        return ""
+    lines = []
+    for block in body[0].css(BLOCKS):
+        if block.xpath("ancestor::div[contains(@class, 'wp-block-summary-article-index')]"):
+            continue
+        if block.xpath("ancestor::li | ancestor::blockquote"):
+            continue  # nested blocks are part of their parent's text
+        line = " ".join(" ".join(block.css("::text").getall()).split())
+        if line:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+class StateBriefingsSpider(NewswatchSpider):
+    name = "state-briefings"
+
+    async def start(self) -> AsyncIterator[Any]:
+        base = self.source.url if self.source.url.endswith("/") else self.source.url + "/"
+        for page in range(1, self.source.pages + 1):
+            url = base if page == 1 else urljoin(base, f"page/{page}/")
+            yield scrapy.Request(url, callback=self.parse, errback=self.failed, dont_filter=True)
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[scrapy.Request]:
+        if not is_html(response):
+            self.not_html(response)
+            return
+        links = response.css("li.collection-result a::attr(href)").getall()
+        if not links:
+            self.context.error(f"listing has no briefings (has the page layout changed?): "
+                               f"{response.url}")
+        seen = set()
+        for href in links[: self.source.max_items]:
+            url = response.urljoin(href)
+            if url in seen:
+                continue
+            seen.add(url)
+            if self.should_visit(url):
+                yield scrapy.Request(url, callback=self.parse_briefing, errback=self.failed)
+
+    def parse_briefing(self, response: Response) -> Iterator[FetchedReport]:
+        if not is_html(response):
+            self.not_html(response)
+            return
+        title = " ".join(response.css("h1.featured-content__headline ::text").getall()).strip()
+        meta = response.css("div.article-meta")
+        date_text = meta.css("p.article-meta__publish-date ::text").get()
+        speaker = " ".join(meta.css("p.article-meta__author-bureau ::text").getall()).strip()
+        text = transcript_text(response)
+        if not text:
+            # Not the expected layout: let trafilatura find the article instead.
+            yield FetchedReport(url=response.url, source=self.source.name, html=response.text)
+            return
+        yield FetchedReport(
+            url=response.url,
+            source=self.source.name,
+            text=text,
+            title=title or None,
+            author=speaker or None,
+            published=parse_us_date(date_text),
+        )

@@ -1,0 +1,118 @@
+"""The `feed` spider: RSS 2.0, RSS 1.0 and Atom feeds (feedparser).
+
+Each item's link is fetched and extracted; when the page cannot be fetched or is
+not HTML, the item's own content (content:encoded, summary) is archived instead,
+so a report is never dropped because its site is down or refuses crawlers.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import feedparser
+import scrapy
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from crawler.extract import html_to_text
+from crawler.items import FetchedReport
+from crawler.spiders.base import NewswatchSpider, describe_failure, is_html
+
+
+def entry_date(entry: Any) -> str | None:
+    """The item's publication date (YYYY-MM-DD), from published or updated."""
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        parsed: time.struct_time | None = entry.get(key)
+        if parsed:
+            stamp = calendar.timegm(parsed)
+            return datetime.fromtimestamp(stamp, UTC).date().isoformat()
+    return None
+
+
+def entry_report(entry: Any, source: str) -> FetchedReport:
+    """The feed item as a report of its own (used when its page is out of reach)."""
+    contents = entry.get("content") or []
+    body = max((c.get("value", "") for c in contents), key=len, default="")
+    summary = entry.get("summary", "")
+    text = html_to_text(body if len(body) >= len(summary) else summary)
+    title = html_to_text(entry.get("title", "")) or None
+    link = entry.get("link")
+    guid = entry.get("id") or None
+    if not (link and urlsplit(link).scheme in ("http", "https")):
+        if guid and urlsplit(guid).scheme in ("http", "https"):
+            link = guid
+        else:
+            key = guid or f"{title}\n{text}"
+            link = f"urn:newswatch:{source}:{hashlib.sha1(key.encode()).hexdigest()[:16]}"
+    return FetchedReport(
+        url=link,
+        source=source,
+        text=text,
+        title=title,
+        author=entry.get("author") or None,
+        published=entry_date(entry),
+        guid=guid,
+        via="feed",
+    )
+
+
+class FeedSpider(NewswatchSpider):
+    name = "feed"
+
+    async def start(self) -> AsyncIterator[Any]:
+        yield scrapy.Request(self.source.url, callback=self.parse, errback=self.failed,
+                             dont_filter=True)
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        headers = {k.decode("latin-1").lower(): v[0].decode("latin-1")
+                   for k, v in response.headers.items() if v}
+        feed = feedparser.parse(response.body, response_headers=headers)
+        if feed.bozo and not feed.entries:
+            reason = getattr(feed, "bozo_exception", None) or "no items"
+            self.context.error(f"malformed feed ({reason}): {response.url}")
+            return
+        if feed.bozo:
+            self.logger.warning("feed %s is not well-formed (%s); using the %d items found",
+                                response.url, feed.bozo_exception, len(feed.entries))
+        for entry in feed.entries[: self.source.max_items]:
+            fallback = entry_report(entry, self.source.name)
+            link = entry.get("link")
+            if not link or urlsplit(link).scheme not in ("http", "https"):
+                self.logger.info("feed item without a fetchable link archived from the feed: %s",
+                                 fallback.title)
+                self.context.counts.fallbacks += 1
+                yield fallback
+            elif self.should_visit(link):
+                yield scrapy.Request(link, callback=self.parse_article, errback=self.article_failed,
+                                     cb_kwargs={"entry": fallback})
+
+    def parse_article(self, response: Response, entry: FetchedReport) -> Iterator[FetchedReport]:
+        if not is_html(response):
+            self.not_html(response)
+            yield self._fallback(entry)
+            return
+        yield FetchedReport(
+            url=entry.url,
+            source=self.source.name,
+            html=response.text,
+            text=entry.text,  # kept as the fallback if extraction finds no article
+            title=entry.title,
+            author=entry.author,
+            published=entry.published,
+            guid=entry.guid,
+        )
+
+    def article_failed(self, failure: Failure) -> Iterator[FetchedReport]:
+        self.context.error(describe_failure(failure))
+        entry = failure.request.cb_kwargs["entry"]  # type: ignore[attr-defined]
+        yield self._fallback(entry)
+
+    def _fallback(self, entry: FetchedReport) -> FetchedReport:
+        self.context.counts.fallbacks += 1
+        return entry
