@@ -488,9 +488,8 @@ def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -
         where = f"line {mark.line + 1}: " if mark else ""
         raise ConfigError(f"{where}not valid YAML ({getattr(e, 'problem', e)})") from e
     data = _mapping(data, "top level")
-    _check_keys(
-        data, "top level", {"archive", "sources", "stories", "alerts", "changes", "crawl", "service"}
-    )
+    sections = {"archive", "sources", "stories", "alerts", "changes", "crawl", "service"}
+    _check_keys(data, "top level", sections)
     base = path.resolve().parent
     crawl = _crawl(data.get("crawl"))
     raw_sources = data.get("sources")

@@ -29,17 +29,21 @@ class Extracted:
     published: str | None = None  # YYYY-MM-DD as trafilatura found it
 
 
-def extract_page(html: str | bytes, url: str | None = None) -> Extracted | None:
-    """Extract the main text and metadata of a page; None when there is no article text."""
+def extract_page(
+    html: str | bytes, url: str | None = None, with_metadata: bool = True
+) -> Extracted | None:
+    """Extract the main text (and metadata) of a page; None when there is no article text.
+
+    Metadata extraction (title, author, date) costs about as much as the text
+    itself; callers skip it when they already know the title and date.
+    """
     import trafilatura
 
     doc = trafilatura.bare_extraction(
         html,
         url=url,
-        with_metadata=True,
+        with_metadata=with_metadata,
         include_comments=False,
-        include_tables=False,
-        deduplicate=True,
     )
     if doc is None:
         return None

@@ -52,7 +52,10 @@ def analyse(report: dict[str, Any], stories: tuple[Story, ...]) -> dict[str, Any
     """
     html = report.get("html")
     if html:
-        page = extract_page(html, report["url"])
+        # A feed item usually carries title and date: then the page's own
+        # metadata would be discarded anyway, and skipping it halves the work.
+        known = bool(report.get("title") and report.get("published"))
+        page = extract_page(html, report["url"], with_metadata=not known)
         if page is not None:
             report.update(
                 text=page.text,

@@ -1,0 +1,1 @@
+"""Query commands over the archive: search, facts, show, sql, export, browse."""
