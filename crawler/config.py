@@ -277,21 +277,26 @@ def _url(value: Any, key: str) -> str:
     return url
 
 
-def expand_env(text: str, environ: dict[str, str] | None = None) -> str:
-    """Replace ${VAR} with the environment's value; a missing variable is an error."""
-    env = os.environ if environ is None else environ
+def expand_env(value: Any, environ: dict[str, str], key: str = "top level") -> Any:
+    """Replace ${VAR} in every string value; a missing variable is an error naming the key."""
+    if isinstance(value, dict):
+        return {k: expand_env(v, environ, f"{k}" if key == "top level" else f"{key}.{k}")
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, environ, f"{key}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
 
     def sub(m: re.Match[str]) -> str:
         name = m.group(1)
-        if name not in env:
-            line = text.count("\n", 0, m.start()) + 1
+        if name not in environ:
             raise ConfigError(
-                f"line {line}: environment variable {name} is not set "
+                f"{key}: environment variable {name} is not set "
                 f"(referenced as ${{{name}}}); export it or remove the reference"
             )
-        return env[name]
+        return environ[name]
 
-    return _ENV_REF.sub(sub, text)
+    return _ENV_REF.sub(sub, value)
 
 
 # ---------------------------------------------------------------- sections
@@ -482,12 +487,12 @@ def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -
     """Validate the text of a config file; relative paths resolve against its folder."""
     env = dict(os.environ if environ is None else environ)
     try:
-        data = yaml.safe_load(expand_env(text, env))
+        data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
         raise ConfigError(f"{where}not valid YAML ({getattr(e, 'problem', e)})") from e
-    data = _mapping(data, "top level")
+    data = expand_env(_mapping(data, "top level"), env)
     sections = {"archive", "sources", "stories", "alerts", "changes", "crawl", "service"}
     _check_keys(data, "top level", sections)
     base = path.resolve().parent
