@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from crawler.cli import State, cli, emit_json, json_option, library_errors, pass_state
+from crawler.cli import (
+    State,
+    UsageProblem,
+    cli,
+    emit_json,
+    json_option,
+    library_errors,
+    pass_state,
+)
+from crawler.config import Config
+
+if TYPE_CHECKING:
+    from crawler.archive import Archive
 
 
 def _progress_printer() -> tuple[Any, Any]:
@@ -37,7 +51,6 @@ def _progress_printer() -> tuple[Any, Any]:
 @library_errors
 def crawl(state: State, source_names: tuple[str, ...], as_json: bool) -> None:
     """Crawl all sources once, then detect changes and deliver alerts."""
-    from crawler.archive import Archive
     from crawler.crawl import run_on_reactor
     from crawler.extract import Extractor
     from crawler.jobs import crawl_pass
@@ -46,18 +59,17 @@ def crawl(state: State, source_names: tuple[str, ...], as_json: bool) -> None:
     sources = [config.source(n) for n in source_names] or [
         s for s in config.sources if s.enabled
     ]
-    archive = Archive.open(config.archive)
-    extractor = Extractor(config.crawl.extract_workers)
-    status, progress = _progress_printer()
-    try:
-        if status:
-            status.start()
-        result = run_on_reactor(crawl_pass(config, archive, sources, extractor, progress))
-    finally:
-        if status:
-            status.stop()
-        extractor.close()
-        archive.close()
+    with writer(config) as archive:
+        extractor = Extractor(config.crawl.extract_workers)
+        status, progress = _progress_printer()
+        try:
+            if status:
+                status.start()
+            result = run_on_reactor(crawl_pass(config, archive, sources, extractor, progress))
+        finally:
+            if status:
+                status.stop()
+            extractor.close()
     rows = [
         {"source": r.source, "run": r.run_id, "status": r.status, **asdict(r.counts),
          "details": list(r.details)}
@@ -67,8 +79,42 @@ def crawl(state: State, source_names: tuple[str, ...], as_json: bool) -> None:
         emit_json(rows)
     else:
         _print_crawl_summary(rows)
+        _print_outcome(result)
     if any(r["status"] == "failed" for r in rows):
         sys.exit(1)
+
+
+@contextmanager
+def writer(config: Config) -> Iterator[Archive]:
+    """The archive opened for writing, under the writer lock, interrupted sends recovered."""
+    from crawler.archive import Archive
+    from crawler.lock import ArchiveBusy, ArchiveLock
+    from crawler.notify import ArchiveOutbox
+
+    lock = ArchiveLock(config.archive)
+    try:
+        lock.acquire()
+    except ArchiveBusy as e:
+        raise UsageProblem(str(e)) from None
+    archive = Archive.open(config.archive)
+    try:
+        ArchiveOutbox(archive, config).recover()
+        yield archive
+    finally:
+        archive.close()
+        lock.release()
+
+
+def _print_outcome(result: Any) -> None:
+    for change in result.changes:
+        if change.type == "baseline":
+            continue
+        click.echo(f"{change.type}: {change.tracker}: {change.old_display} → "
+                   f"{change.new_display} ({change.alerts} alert(s) queued)")
+    d = result.delivery
+    if d is not None and (d.sent or d.retried or d.failed or d.skipped):
+        click.echo(f"alerts: {d.sent} sent, {d.retried} to retry, {d.failed} failed, "
+                   f"{d.skipped} skipped")
 
 
 def _print_crawl_summary(rows: list[dict[str, Any]]) -> None:
@@ -84,3 +130,56 @@ def _print_crawl_summary(rows: list[dict[str, Any]]) -> None:
             click.echo(f"  {r['source']}: {detail}", err=True)
         if len(r["details"]) > 10:
             click.echo(f"  {r['source']}: … {len(r['details']) - 10} more", err=True)
+
+
+@cli.group()
+def alerts() -> None:
+    """Deliver and test alerts."""
+
+
+@alerts.command("send")
+@click.option("--now", "ignore_backoff", is_flag=True,
+              help="Retry every pending alert now, regardless of backoff.")
+@pass_state
+@library_errors
+def alerts_send(state: State, ignore_backoff: bool) -> None:
+    """Deliver the alerts that are due (all pending ones with --now)."""
+    from crawler.notify import deliver_alerts
+
+    config = state.config
+    with writer(config) as archive:
+        report = deliver_alerts(archive, config, ignore_backoff=ignore_backoff)
+    click.echo(f"alerts: {report.sent} sent, {report.retried} to retry, {report.failed} failed, "
+               f"{report.skipped} skipped")
+    if report.failed or report.retried:
+        sys.exit(1)
+
+
+@alerts.command("test")
+@click.argument("channel", required=False)
+@pass_state
+@library_errors
+def alerts_test(state: State, channel: str | None) -> None:
+    """Send a sample alert through the configured channels (or one CHANNEL)."""
+    from alerts.render import render, sample_change
+    from crawler.notify import build_channels
+
+    channels = build_channels(state.config.alerts)
+    if not channels:
+        raise UsageProblem("no alert channels configured (alerts: email, slack, apprise, mailbox)")
+    if channel is not None and channel not in channels:
+        raise UsageProblem(f"unknown channel {channel!r}; configured: {', '.join(channels)}")
+    change = sample_change()
+    failed = False
+    for name, ch in channels.items():
+        if channel is not None and name != channel:
+            continue
+        try:
+            ch.send(render(change, f"<test-{name}-{change.change_id}@newswatch>"))
+        except Exception as e:  # report every channel's outcome, then fail
+            failed = True
+            click.echo(f"{name}: FAILED: {type(e).__name__}: {e}", err=True)
+        else:
+            click.echo(f"{name}: sent")
+    if failed:
+        sys.exit(1)

@@ -7,6 +7,7 @@ facts not yet evaluated get evaluated, alerts not yet delivered get delivered.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,8 +35,6 @@ def repair_facts(archive: Archive, config: Config) -> int:
     stories = {s.name: s for s in config.stories}
     done = 0
     for row in list(archive.versions_without_facts()):
-        import json
-
         matched = [stories[n] for n in json.loads(row["stories"] or "[]") if n in stories]
         rows = fact_rows(row["text"], row["published"], matched)
         for r in rows:
@@ -49,8 +48,13 @@ def repair_facts(archive: Archive, config: Config) -> int:
 
 def after_crawl(archive: Archive, config: Config) -> PassResult:
     """Facts repair, change detection and alert delivery."""
+    from crawler.changes import detect_changes
+    from crawler.notify import deliver_alerts
+
     result = PassResult()
     result.repaired = repair_facts(archive, config)
+    result.changes = detect_changes(archive, config)
+    result.delivery = deliver_alerts(archive, config)
     return result
 
 

@@ -1,0 +1,146 @@
+"""The archive side of alert delivery: the outbox store, channels from config.
+
+``alerts/`` is a leaf library that knows nothing of the archive; this module
+implements its :class:`~alerts.outbox.OutboxStore` over the `alerts` table and
+builds its channels from the config's ``alerts:`` section.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from alerts.channels import AppriseChannel, Channel, EmailChannel, MailboxChannel, SlackChannel
+from alerts.outbox import DeliveryReport, PendingAlert, RetryPolicy, deliver
+from alerts.render import ChangeRecord, Report, make_message_id
+from crawler.archive import Archive, iso
+from crawler.config import AlertsConfig, Config
+
+log = logging.getLogger(__name__)
+
+_REPORT_SQL = """
+SELECT f.display, f.sentence, f.published, d.source, d.title, d.url
+FROM facts f JOIN documents d ON d.id = f.document_id WHERE f.id = ?
+"""
+
+
+def build_channels(alerts: AlertsConfig) -> dict[str, Channel]:
+    """The configured channels by name: email, slack, apprise, mailbox."""
+    channels: dict[str, Channel] = {}
+    if alerts.email:
+        e = alerts.email
+        channels["email"] = EmailChannel(e.host, e.port, e.security, e.sender, e.to,
+                                         user=e.user, password=e.password, timeout=e.timeout)
+    if alerts.slack_webhook_url:
+        channels["slack"] = SlackChannel(alerts.slack_webhook_url)
+    if alerts.apprise:
+        channels["apprise"] = AppriseChannel(alerts.apprise)
+    if alerts.mailbox:
+        channels["mailbox"] = MailboxChannel(alerts.mailbox)
+    return channels
+
+
+def retry_policy(alerts: AlertsConfig) -> RetryPolicy:
+    return RetryPolicy(attempts=alerts.retry.attempts, base=alerts.retry.base,
+                       max=alerts.retry.max)
+
+
+class ArchiveOutbox:
+    """The `alerts` table as an :class:`~alerts.outbox.OutboxStore`."""
+
+    def __init__(self, archive: Archive, config: Config):
+        self.db = archive.db
+        self.titles = {name: t.title for name, t in config.trackers.items()}
+
+    def _report(self, fact_id: int | None) -> Report | None:
+        if fact_id is None:
+            return None
+        row = self.db.execute(_REPORT_SQL, [fact_id]).fetchone()
+        if row is None:
+            return None
+        display, sentence, published, source, title, url = row
+        return Report(value=display, sentence=sentence, source=source, title=title or url,
+                      url=url, published=published)
+
+    def change_record(self, change_id: int) -> ChangeRecord:
+        """Everything an alert about one change shows, as plain data."""
+        c = self.db["changes"].get(change_id)
+        corroborating = [
+            r for r in (
+                self._report(row[0]) for row in self.db.execute(
+                    "SELECT fact_id FROM corroborations WHERE change_id = ? ORDER BY fact_id",
+                    [change_id])
+            ) if r is not None
+        ]
+        new = self._report(c["new_fact_id"])
+        assert new is not None, f"change {change_id} has no new fact"
+        diff = tuple(tuple(op) for op in json.loads(c["diff"])) if c["diff"] else ()
+        return ChangeRecord(
+            change_id=change_id,
+            story=c["story"] or "",
+            tracker=c["tracker"],
+            tracker_title=self.titles.get(c["tracker"], c["tracker"]),
+            kind=c["kind"],
+            type=c["type"],
+            old=self._report(c["old_fact_id"]),
+            new=new,
+            corroborating=tuple(corroborating),
+            diff=diff,  # type: ignore[arg-type]
+            detected_at=c["detected_at"],
+        )
+
+    def due(self, now: datetime, ignore_backoff: bool = False) -> list[PendingAlert]:
+        sql = "SELECT id, change_id, channel, attempts FROM alerts WHERE status = 'pending'"
+        params: list[Any] = []
+        if not ignore_backoff:
+            sql += " AND next_attempt <= ?"
+            params.append(iso(now))
+        pending = []
+        for alert_id, change_id, channel, attempts in self.db.execute(sql + " ORDER BY id",
+                                                                      params).fetchall():
+            change = self.change_record(change_id)
+            pending.append(PendingAlert(alert_id, channel, attempts, change,
+                                        make_message_id(alert_id, change)))
+        return pending
+
+    def claim(self, alert_id: int, now: datetime) -> bool:
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "UPDATE alerts SET status = 'sending', attempts = attempts + 1 "
+                "WHERE id = ? AND status = 'pending'",
+                [alert_id],
+            )
+            return cursor.rowcount == 1
+
+    def finish(self, alert_id: int, now: datetime, *, status: str, error: str | None,
+               next_attempt: datetime | None) -> None:
+        with self.db.atomic():
+            self.db["alerts"].update(alert_id, {
+                "status": status,
+                "last_error": error,
+                "next_attempt": iso(next_attempt) if next_attempt else None,
+                "sent_at": iso(now) if status == "sent" else None,
+            })
+
+    def recover(self) -> int:
+        """Mark alerts left 'sending' by a killed process as 'unknown' (never resent)."""
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "UPDATE alerts SET status = 'unknown', last_error = "
+                "'interrupted while sending: it may or may not have been delivered' "
+                "WHERE status = 'sending'"
+            )
+        if cursor.rowcount:
+            log.warning("%d alert(s) were interrupted while sending; marked 'unknown', "
+                        "not resent (see `newswatch status`)", cursor.rowcount)
+        return cursor.rowcount
+
+
+def deliver_alerts(archive: Archive, config: Config, ignore_backoff: bool = False,
+                   ) -> DeliveryReport:
+    """Deliver every due alert through the configured channels."""
+    outbox = ArchiveOutbox(archive, config)
+    return deliver(outbox, build_channels(config.alerts), retry_policy(config.alerts),
+                   ignore_backoff=ignore_backoff)

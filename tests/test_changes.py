@@ -1,0 +1,332 @@
+"""Change detection and alert delivery, end to end with real servers.
+
+A small news site (written into tmp_path, served by SiteServer) publishes reports
+step by step; real crawls archive them; alerts go to a real SMTP server
+(aiosmtpd) and a real HTTP endpoint standing in for Slack's webhook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alert_servers import SMTPSink, WebhookSink, free_port
+from click.testing import CliRunner
+from sitesrv import SiteServer
+
+from crawler.changes import same_value
+from crawler.cli import cli
+
+FILLER = (
+    "Officials from both governments met in Baghdad this week to review the security "
+    "relationship, the training of Iraqi forces and the future of the advisory mission. "
+    "Analysts said the talks reflected years of negotiation between the two capitals."
+)
+
+BASELINE = [
+    ("a1", "2024-09-06", "US and Iraq agree on coalition plan",
+     "The United States has approximately 2,500 troops in Iraq, officials said on Friday. "
+     "The coalition mission in Iraq will end by September 2025, according to the statement."),
+]
+MOVED = [
+    ("a2", "2025-10-01", "US to cut forces in Iraq",
+     "The U.S. military will reduce its forces in Iraq to fewer than 2,000 troops, a senior "
+     "official said. The coalition mission in Iraq will now conclude by September 2026, the "
+     "two governments said."),
+]
+REPEATS = [
+    ("a3", "2025-10-02", "Drawdown in Iraq begins",
+     "Washington keeps fewer than 2,000 troops in Iraq under the new plan. The coalition's "
+     "mission in Iraq is scheduled to end by September 2026."),
+    ("a4", "2025-10-02", "Coalition timetable confirmed",
+     "Under the plan, fewer than 2,000 troops will stay in Iraq. The coalition mission in "
+     "Iraq is set to end by September 2026."),
+]
+STALE = [
+    ("a5", "2025-10-03", "Background: the US presence in Iraq",
+     "The United States has approximately 2,500 troops in Iraq as part of the coalition."),
+]
+
+
+def article(title: str, date: str, body: str) -> str:
+    paras = "".join(f"<p>{p}</p>" for p in (body, FILLER, FILLER.replace("week", "month")))
+    return (
+        f"<!doctype html><html><head><title>{title}</title>"
+        f'<meta property="article:published_time" content="{date}T10:00:00Z"></head>'
+        f"<body><nav><a href='/'>Home</a></nav><article><h1>{title}</h1>"
+        f"<time datetime='{date}'>{date}</time>{paras}</article>"
+        "<footer>Copyright Example News</footer></body></html>"
+    )
+
+
+class NewsSite:
+    """A site whose feed lists every article published so far."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.items: list[tuple[str, str, str]] = []
+        self.server = SiteServer(root).start()
+
+    def publish(self, articles: list[tuple[str, str, str, str]]) -> None:
+        for slug, date, title, body in articles:
+            self.server.publish(f"news/{slug}.html", article(title, date, body))
+            self.items.append((slug, date, title))
+        self._write_feed()
+
+    def edit(self, slug: str, date: str, title: str, body: str) -> None:
+        self.server.edit(f"news/{slug}.html", article(title, date, body))
+
+    def _write_feed(self) -> None:
+        items = "".join(
+            f"<item><title>{title}</title><link>{self.server.url}/news/{slug}.html</link>"
+            f"<guid>{slug}</guid><pubDate>"
+            f"{format_datetime(datetime.fromisoformat(date).replace(tzinfo=UTC))}</pubDate>"
+            "</item>"
+            for slug, date, title in self.items
+        )
+        self.server.publish(
+            "feed.xml",
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>'
+            f"<link>{self.server.url}/</link><description>d</description>{items}"
+            "</channel></rss>",
+        )
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Any:
+    root = tmp_path / "site"
+    root.mkdir()
+    s = NewsSite(root)
+    yield s
+    s.server.stop()
+
+
+@pytest.fixture
+def smtp() -> Any:
+    with SMTPSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def slack() -> Any:
+    with WebhookSink() as hook:
+        yield hook
+
+
+def write_config(tmp_path: Path, site: NewsSite, smtp_port: int, slack_url: str) -> Path:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"""archive: {tmp_path / 'archive.db'}
+crawl: {{timeout: 2, retries: 0, autothrottle: false, cache_dir: {tmp_path / 'cache'}}}
+sources:
+  - {{name: news, type: feed, url: "{site.server.url}/feed.xml", revisit: 0}}
+stories:
+  - name: us-iraq-coalition
+    match: {{all: [Iraq], any: [coalition, troops]}}
+    trackers:
+      - {{name: us-troops-iraq, label: US troops in Iraq, kind: troops, about: [Iraq],
+         not_about: [Syria]}}
+      - {{name: coalition-end, label: Coalition mission end, kind: timeline,
+         about: [coalition, mission], cues: [end, conclude]}}
+alerts:
+  email: {{smtp: "smtp://127.0.0.1:{smtp_port}", from: "newswatch@test", to: ["desk@test"],
+          timeout: 5}}
+  slack: {{webhook_url: "{slack_url}"}}
+  retry: {{attempts: 4, base: 1s, max: 10s}}
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def newswatch(config: Path, *args: str) -> Any:
+    result = CliRunner().invoke(cli, ["--config", str(config), *args], catch_exceptions=False)
+    return result
+
+
+def rows(config_dir: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(config_dir / "archive.db") as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_same_value_rules() -> None:
+    approx = {"kind": "troops", "granularity": "approx", "number": 2500.0}
+    about = {"kind": "troops", "granularity": "exact", "number": 2520.0}
+    fewer = {"kind": "troops", "granularity": "upper", "number": 2000.0}
+    fewer_500 = {"kind": "troops", "granularity": "upper", "number": 500.0}
+    assert same_value(approx, about, 0.05)  # re-wording, within tolerance
+    assert not same_value(approx, fewer, 0.05)
+    assert not same_value(fewer, fewer_500, 0.05)  # a moved bound is a change
+    year = {"kind": "timeline", "value": "2026"}
+    sept = {"kind": "timeline", "value": "2026-09"}
+    dec = {"kind": "timeline", "value": "2026-12"}
+    assert same_value(year, sept, 0.05)  # 2026 does not contradict September 2026
+    assert not same_value(sept, dec, 0.05)  # end of 2026 does
+
+
+def test_fact_changes_alert_once_per_channel(tmp_path: Path, site: NewsSite, smtp: SMTPSink,
+                                             slack: WebhookSink) -> None:
+    config = write_config(tmp_path, site, smtp.port, slack.url)
+
+    site.publish(BASELINE)
+    assert newswatch(config, "crawl").exit_code == 0
+    assert smtp.messages == [] and slack.requests == []  # baselines are not alerts
+    assert {r[0] for r in rows(tmp_path, "SELECT type FROM changes")} == {"baseline"}
+
+    site.publish(MOVED)
+    result = newswatch(config, "crawl")
+    assert result.exit_code == 0, result.output
+    mails = smtp.wait_for(2)
+    subjects = sorted(m["Subject"] for m in mails)
+    assert subjects == ["Coalition mission end: Sep 2025 → Sep 2026",
+                        "US troops in Iraq: ~2,500 → <2,000"]
+    assert len(slack.requests) == 2
+    assert all("blocks" in r.json for r in slack.requests)
+    body = next(m for m in mails if "troops" in m["Subject"]).get_body(("plain",)).get_content()
+    assert "fewer than 2,000 troops" in body and "/news/a2.html" in body
+    assert "/news/a1.html" in body  # the old value's source
+
+    site.publish(REPEATS)
+    assert newswatch(config, "crawl").exit_code == 0
+    assert len(smtp.messages) == 2 and len(slack.requests) == 2  # no new alerts
+    corroborations = rows(
+        tmp_path,
+        "SELECT c.tracker, count(*) FROM corroborations k JOIN changes c ON c.id = k.change_id "
+        "GROUP BY c.tracker ORDER BY c.tracker",
+    )
+    assert corroborations == [("coalition-end", 2), ("us-troops-iraq", 2)]
+
+    site.publish(STALE)
+    assert newswatch(config, "crawl").exit_code == 0
+    assert len(smtp.messages) == 2 and len(slack.requests) == 2
+    conflicts = rows(tmp_path, "SELECT tracker, old_display, new_display FROM changes "
+                               "WHERE type = 'conflict'")
+    assert conflicts == [("us-troops-iraq", "<2,000", "~2,500")]
+
+    # The article is edited: its figure moves, a revision alert carries the diff.
+    slug, date, title, body_text = MOVED[0]
+    site.edit(slug, date, title, body_text.replace("fewer than 2,000", "fewer than 1,500"))
+    assert newswatch(config, "crawl").exit_code == 0
+    mails = smtp.wait_for(3)
+    revision = mails[2]
+    assert revision["Subject"] == "US troops in Iraq: article revised, <2,000 → <1,500"
+    text = revision.get_body(("plain",)).get_content()
+    assert "1,500" in text and "2,000" in text
+    assert len(slack.requests) == 3
+    (diff,) = rows(tmp_path, "SELECT diff FROM changes WHERE type = 'revision'")[0]
+    ops = json.loads(diff)
+    assert ["delete", "2,000"] in [[op, t.strip()] for op, t in ops]
+    assert ["insert", "1,500"] in [[op, t.strip()] for op, t in ops]
+
+    statuses = rows(tmp_path, "SELECT status, count(*) FROM alerts GROUP BY status")
+    assert statuses == [("sent", 6)]
+    # Nothing new: one more crawl sends nothing.
+    assert newswatch(config, "crawl").exit_code == 0
+    assert len(smtp.messages) == 3 and len(slack.requests) == 3
+
+
+def test_smtp_down_then_up_delivers_exactly_once(tmp_path: Path, site: NewsSite,
+                                                slack: WebhookSink) -> None:
+    port = free_port()
+    config = write_config(tmp_path, site, port, slack.url)
+    site.publish(BASELINE)
+    assert newswatch(config, "crawl").exit_code == 0
+    site.publish(MOVED)
+    slack.fail_next(1, status=500)
+    result = newswatch(config, "crawl")  # SMTP is down; Slack answers 500 once
+    assert result.exit_code == 0, result.output
+    pending = rows(tmp_path, "SELECT channel, status, attempts, last_error FROM alerts "
+                             "ORDER BY channel, id")
+    email_rows = [r for r in pending if r[0] == "email"]
+    assert [r[1:3] for r in email_rows] == [("pending", 1), ("pending", 1)]
+    assert all(r[3] for r in email_rows)  # the error is recorded
+    slack_statuses = sorted(r[1] for r in pending if r[0] == "slack")
+    assert slack_statuses == ["pending", "sent"]  # the 500 is retried, the other went out
+
+    with SMTPSink(port=port) as smtp:
+        result = newswatch(config, "alerts", "send", "--now")
+        assert result.exit_code == 0, result.output
+        assert len(smtp.wait_for(2)) == 2
+        assert len(slack.requests) == 3  # 500, then 2 delivered
+        # Again: nothing left to send, nothing sent twice.
+        assert newswatch(config, "alerts", "send", "--now").exit_code == 0
+        assert len(smtp.messages) == 2 and len(slack.requests) == 3
+    ids = [m["Message-ID"] for m in smtp.messages]
+    assert len(set(ids)) == 2
+
+
+def test_slack_429_retry_after_sets_next_attempt(tmp_path: Path, site: NewsSite, smtp: SMTPSink,
+                                                slack: WebhookSink) -> None:
+    config = write_config(tmp_path, site, smtp.port, slack.url)
+    site.publish(BASELINE)
+    newswatch(config, "crawl")
+    site.publish(MOVED[:1])
+    slack.fail_next(5, status=429, retry_after=120)
+    newswatch(config, "crawl")
+    waits = rows(tmp_path, "SELECT next_attempt, last_error FROM alerts "
+                           "WHERE channel = 'slack' AND status = 'pending'")
+    assert waits, "the 429 leaves the alerts pending"
+    for next_attempt, error in waits:
+        delay = datetime.fromisoformat(next_attempt) - datetime.now(UTC)
+        assert delay.total_seconds() > 100  # Retry-After: 120 is honoured
+        assert "429" in error
+
+
+class KillingSMTPSink(SMTPSink):
+    """Receives the message, then kills the sender before answering 250."""
+
+    victim: int | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        answer = await super().handle_DATA(server, session, envelope)
+        if self.victim is not None:
+            os.kill(self.victim, signal.SIGKILL)
+            self.victim = None
+        return answer
+
+
+def test_kill_between_sending_and_recording_sends_no_duplicate(
+    tmp_path: Path, site: NewsSite, slack: WebhookSink
+) -> None:
+    with KillingSMTPSink() as smtp:
+        config = write_config(tmp_path, site, smtp.port, slack.url)
+        site.publish(BASELINE)
+        assert newswatch(config, "crawl").exit_code == 0
+        site.publish(MOVED[:1])
+        # Crawl without delivering: alerts are queued in the outbox.
+        smtp_stop_port = smtp.port
+        smtp.stop()
+        newswatch(config, "crawl")
+        smtp.port = smtp_stop_port
+        smtp.start()
+        queued = rows(tmp_path, "SELECT count(*) FROM alerts WHERE channel = 'email' "
+                                "AND status = 'pending'")[0][0]
+        assert queued == 2
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crawler", "--config", str(config), "alerts", "send", "--now"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        smtp.victim = proc.pid
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        assert len(smtp.messages) == 1
+        states = rows(tmp_path, "SELECT status FROM alerts WHERE channel = 'email' ORDER BY id")
+        assert sorted(s for (s,) in states) == ["pending", "sending"]
+
+        # The next run delivers the other alert, and does not resend the ambiguous one.
+        result = newswatch(config, "alerts", "send", "--now")
+        assert result.exit_code == 0, result.output
+        assert len(smtp.wait_for(2)) == 2
+        subjects = [m["Subject"] for m in smtp.messages]
+        assert len(set(subjects)) == 2
+        states = rows(tmp_path, "SELECT status FROM alerts WHERE channel = 'email' ORDER BY id")
+        assert sorted(s for (s,) in states) == ["sent", "unknown"]
