@@ -45,9 +45,13 @@ def run_on_reactor(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def shutdown_reactor() -> None:
-    """Fire the reactor's shutdown triggers (stops its thread pool) before the process exits.
+    """Stop the reactor's thread pool, so the process can exit; the reactor stays usable.
 
     Without this, Twisted's non-daemon pool threads keep the interpreter alive.
+    Only the pool is stopped: firing the reactor's "shutdown" event would also
+    crash the reactor and stop its event loop, and the next ``run_on_reactor`` in
+    the same process (a test session, the CLI invoked in-process) would fail with
+    "Event loop stopped before Future completed". The pool is recreated on demand.
     """
     from scrapy.utils.reactor import is_reactor_installed
 
@@ -55,8 +59,8 @@ def shutdown_reactor() -> None:
         return
     from twisted.internet import reactor
 
-    if reactor.running:  # type: ignore[attr-defined]
-        reactor.fireSystemEvent("shutdown")  # type: ignore[attr-defined]
+    if getattr(reactor, "threadpool", None) is not None:
+        reactor._stopThreadPool()  # type: ignore[attr-defined]
 
 
 def _source_is_internal(url: str) -> bool:
