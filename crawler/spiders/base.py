@@ -17,16 +17,20 @@ HTML_TYPES = (b"text/html", b"application/xhtml+xml")
 
 def describe_failure(failure: Failure) -> str:
     """A one-line, user-readable reason for a failed request."""
+    from scrapy import exceptions
     from scrapy.exceptions import IgnoreRequest
     from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 
+    # Scrapy >= 2.14 wraps Twisted's download errors in its own exception types.
+    timeouts = [TimeoutError, TCPTimedOutError, getattr(exceptions, "DownloadTimeoutError", None)]
+    dns = [DNSLookupError, getattr(exceptions, "CannotResolveHostError", None)]
     request = getattr(failure, "request", None)
     url = request.url if request is not None else "?"
     if failure.check(HttpError):
         return f"HTTP {failure.value.response.status}: {url}"
-    if failure.check(TimeoutError, TCPTimedOutError):
+    if failure.check(*(t for t in timeouts if t is not None)):
         return f"timeout: {url}"
-    if failure.check(DNSLookupError):
+    if failure.check(*(t for t in dns if t is not None)):
         return f"DNS lookup failed: {url}"
     if failure.check(IgnoreRequest):
         reason = str(failure.value) or "ignored"
