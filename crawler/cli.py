@@ -61,7 +61,8 @@ def setup_logging(level: str, secrets: Iterable[str | None] = ()) -> None:
     root.setLevel(level)
     # Scrapy and Twisted are chatty at INFO; their warnings still show.
     noisy = logging.DEBUG if level == "DEBUG" else logging.WARNING
-    for name in ("scrapy", "twisted", "py.warnings", "trafilatura", "htmldate", "courlan"):
+    for name in ("scrapy", "twisted", "py.warnings", "trafilatura", "htmldate", "courlan",
+                 "apscheduler", "mail.log"):
         logging.getLogger(name).setLevel(noisy)
 
 

@@ -183,3 +183,87 @@ def alerts_test(state: State, channel: str | None) -> None:
             click.echo(f"{name}: sent")
     if failed:
         sys.exit(1)
+
+
+@cli.command()
+@pass_state
+@library_errors
+def run(state: State) -> None:
+    """Run the background service: scheduled crawls, changes and alerts."""
+    from crawler.crawl import run_on_reactor
+    from crawler.lock import ArchiveBusy
+    from crawler.service import Service
+
+    service = Service(state.config, reload=lambda: _reload(state))
+    try:
+        run_on_reactor(service.run())
+    except ArchiveBusy as e:
+        raise UsageProblem(str(e)) from None
+
+
+def _reload(state: State) -> Config:
+    from crawler.config import load_config
+
+    return load_config(state.config_path)
+
+
+@cli.command()
+@json_option
+@pass_state
+@library_errors
+def status(state: State, as_json: bool) -> None:
+    """Per-source last run, result, next run and error streak; alerts; archive size."""
+    from crawler.archive import Archive
+
+    config = state.config
+    archive = Archive.open_readonly(config.archive)
+    try:
+        db = archive.db
+        sources = {r["name"]: r for r in db.query("SELECT * FROM sources")}
+        rows = []
+        for source in config.sources:
+            r = sources.get(source.name, {})
+            last = db.execute(
+                "SELECT fetched, new_documents, new_versions, errors FROM runs "
+                "WHERE source = ? AND finished IS NOT NULL ORDER BY id DESC LIMIT 1",
+                [source.name],
+            ).fetchone()
+            rows.append({
+                "source": source.name, "type": source.type, "enabled": source.enabled,
+                "last_run": r.get("last_run"), "last_status": r.get("last_status"),
+                "next_run": r.get("next_run"), "error_streak": r.get("error_streak") or 0,
+                "last_error": r.get("last_error"),
+                "last_counts": dict(zip(("fetched", "new", "revised", "errors"), last,
+                                        strict=True)) if last else None,
+            })
+        alert_counts = dict(db.execute(
+            "SELECT status, count(*) FROM alerts GROUP BY status").fetchall())
+        summary = {
+            "archive": str(config.archive),
+            "archive_bytes": sum(p.stat().st_size for p in config.archive.parent.glob(
+                config.archive.name + "*") if p.suffix != ".lock"),
+            "documents": archive.scalar("SELECT count(*) FROM documents"),
+            "versions": archive.scalar("SELECT count(*) FROM versions"),
+            "facts": archive.scalar("SELECT count(*) FROM facts"),
+            "changes": archive.scalar(
+                "SELECT count(*) FROM changes WHERE type != 'baseline'"),
+            "alerts": {k: alert_counts.get(k, 0)
+                       for k in ("pending", "sending", "sent", "failed", "unknown")},
+        }
+    finally:
+        archive.close()
+    if as_json:
+        emit_json([*({"kind": "source", **r} for r in rows), {"kind": "archive", **summary}])
+        return
+    from crawler.display import table
+
+    table(["source", "last run", "result", "next run", "error streak", "last error"],
+          [[r["source"] + ("" if r["enabled"] else " (disabled)"), r["last_run"],
+            r["last_status"], r["next_run"], r["error_streak"], (r["last_error"] or "")[:80]]
+           for r in rows])
+    a = summary["alerts"]
+    click.echo(f"alerts: {a['pending']} pending, {a['failed']} failed, {a['unknown']} unknown "
+               f"(interrupted while sending), {a['sent']} sent")
+    click.echo(f"archive: {summary['archive']} ({summary['archive_bytes'] / 1e6:.1f} MB): "
+               f"{summary['documents']} documents, {summary['versions']} versions, "
+               f"{summary['facts']} facts, {summary['changes']} changes")
