@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -267,3 +268,31 @@ def status(state: State, as_json: bool) -> None:
     click.echo(f"archive: {summary['archive']} ({summary['archive_bytes'] / 1e6:.1f} MB): "
                f"{summary['documents']} documents, {summary['versions']} versions, "
                f"{summary['facts']} facts, {summary['changes']} changes")
+
+
+@cli.command()
+@click.option("--dir", "workdir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("newswatch-demo"), show_default=True,
+              help="Where the demo leaves its config, archive and mailbox.")
+@pass_state
+def demo(state: State, workdir: Path) -> None:
+    """Run the whole product offline on a bundled sample news site (under a minute)."""
+    from crawler.cli import setup_logging
+    from crawler.demo.runner import run_demo
+
+    setup_logging("INFO" if state.verbose else "ERROR")
+    click.echo("newswatch demo: a sample news site publishes reports on the US–Iraq coalition "
+               "talks;\nthe service crawls it, extracts facts and alerts when they change.\n")
+    result = run_demo(workdir.resolve(), click.echo)
+    click.echo("\nSummary")
+    click.echo(f"  {result.documents} reports archived, {len(result.changes)} changes detected, "
+               f"{result.alerts_sent} alerts delivered to {result.mailbox}")
+    for type_, tracker, old, new in result.changes:
+        click.echo(f"  {type_:<9} {tracker}: {old} → {new}")
+    cfg = result.config
+    click.echo("\nThe archive stays for you to query, e.g.:")
+    for example in ("changes", "facts history us-troops-iraq", 'search "troops"', "status",
+                    "browse"):
+        click.echo(f"  newswatch --config {cfg} {example}")
+    if not result.alerts_sent:
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""The bundled offline demo (`newswatch demo`): sample site, steps and runner."""
