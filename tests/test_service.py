@@ -1,0 +1,153 @@
+"""The background service as users run it: a real subprocess on a 1-second schedule."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alert_servers import SMTPSink
+from click.testing import CliRunner
+from newssite import BASELINE, MOVED, NewsSite
+
+from crawler.cli import cli
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[NewsSite]:
+    root = tmp_path / "site"
+    root.mkdir()
+    s = NewsSite(root)
+    yield s
+    s.server.stop()
+
+
+def write_config(tmp_path: Path, site: NewsSite, smtp_port: int) -> Path:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"""archive: {tmp_path / 'archive.db'}
+crawl: {{timeout: 2, retries: 0, autothrottle: false}}
+service: {{jitter: 0, grace: 5}}
+sources:
+  - {{name: news, type: feed, url: "{site.server.url}/feed.xml", every: 1s, revisit: 0}}
+  - {{name: dead, type: feed, url: "{site.server.url}/missing/feed.xml", every: 1s}}
+stories:
+  - name: us-iraq-coalition
+    match: {{all: [Iraq], any: [coalition, troops]}}
+    trackers:
+      - {{name: us-troops-iraq, label: US troops in Iraq, kind: troops, about: [Iraq],
+         not_about: [Syria]}}
+alerts:
+  email: {{smtp: "smtp://127.0.0.1:{smtp_port}", from: "newswatch@test", to: ["desk@test"]}}
+  every: 1s
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def query(tmp_path: Path, sql: str) -> list[tuple[Any, ...]]:
+    path = tmp_path / "archive.db"
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        return conn.execute(sql).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        conn.close()
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 30, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what or condition}")
+
+
+def runs_per_source(tmp_path: Path) -> dict[str, int]:
+    return dict(query(tmp_path, "SELECT source, count(*) FROM runs WHERE finished IS NOT NULL "
+                                "GROUP BY source"))
+
+
+def test_service_runs_schedules_alerts_and_stops_cleanly(tmp_path: Path, site: NewsSite) -> None:
+    site.publish(BASELINE)
+    with SMTPSink() as smtp:
+        config = write_config(tmp_path, site, smtp.port)
+        service = subprocess.Popen(
+            [sys.executable, "-m", "crawler", "--config", str(config), "run"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            # Both sources run repeatedly; the failing one does not stop the other.
+            wait_until(lambda: all(n >= 2 for n in runs_per_source(tmp_path).values())
+                       and len(runs_per_source(tmp_path)) == 2, what="two runs per source")
+            streak = query(tmp_path, "SELECT error_streak FROM sources WHERE name = 'dead'")
+            assert streak[0][0] >= 2
+            assert query(tmp_path, "SELECT last_status FROM sources WHERE name = 'news'") != [
+                ("failed",)]
+            wait_until(lambda: query(tmp_path, "SELECT 1 FROM changes WHERE type = 'baseline'"),
+                       what="the baseline")
+
+            # A second instance on the same archive is refused, clearly.
+            second = CliRunner().invoke(cli, ["--config", str(config), "run"])
+            assert second.exit_code == 2
+            assert "another newswatch process" in second.output
+
+            # A change published while the service runs is alerted.
+            site.publish(MOVED[:1])
+            mails = smtp.wait_for(1, timeout=30)
+            assert mails[0]["Subject"] == "US troops in Iraq: ~2,500 → <2,000"
+
+            # Status shows the sources and the alert.
+            status = CliRunner().invoke(cli, ["--config", str(config), "status", "--json"])
+            assert status.exit_code == 0, status.output
+            assert '"source": "dead"' in status.output and '"sent": 1' in status.output
+        finally:
+            start = time.monotonic()
+            service.send_signal(signal.SIGTERM)
+            out, err = service.communicate(timeout=15)
+        assert time.monotonic() - start < 10
+        assert service.returncode == 0, err
+        assert "service stopped" in err
+        assert len(smtp.messages) == 1  # exactly once
+    # The lock is released: a crawl can run now.
+    assert CliRunner().invoke(cli, ["--config", str(config), "crawl", "--source",
+                                    "news"]).exit_code == 0
+
+
+def test_sighup_reloads_config(tmp_path: Path, site: NewsSite) -> None:
+    site.publish(BASELINE)
+    config = write_config(tmp_path, site, 1)
+    service = subprocess.Popen(
+        [sys.executable, "-m", "crawler", "--config", str(config), "run"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_until(lambda: runs_per_source(tmp_path).get("news", 0) >= 1, what="a first run")
+        text = config.read_text().replace("  - {name: dead,", "  - {name: dead2,")
+        config.write_text(text)
+        service.send_signal(signal.SIGHUP)
+        wait_until(lambda: runs_per_source(tmp_path).get("dead2", 0) >= 1,
+                   what="the reloaded source's run")
+        # A broken config on reload is refused; the service keeps running.
+        config.write_text("sources: [")
+        service.send_signal(signal.SIGHUP)
+        before = runs_per_source(tmp_path).get("news", 0)
+        wait_until(lambda: runs_per_source(tmp_path).get("news", 0) > before,
+                   what="runs after a bad reload")
+    finally:
+        service.send_signal(signal.SIGTERM)
+        _, err = service.communicate(timeout=15)
+    assert service.returncode == 0, err
+    assert "config reload failed" in err
