@@ -160,7 +160,6 @@ class ServiceConfig:
     jitter: int = 30  # seconds of random delay added to each scheduled run
     grace: float = 30.0  # seconds a stopping service waits for the current crawl
     log_level: str = "INFO"
-    lock: bool = True
 
 
 @dataclass(frozen=True)
@@ -471,7 +470,7 @@ def _changes(raw: Any) -> ChangesConfig:
 
 def _service(raw: Any) -> ServiceConfig:
     data = _mapping(raw, "service")
-    _check_keys(data, "service", {"jitter", "grace", "log_level", "lock"})
+    _check_keys(data, "service", {"jitter", "grace", "log_level"})
     level = _str(data.get("log_level"), "service.log_level", default="INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise _fail("service.log_level", "one of DEBUG, INFO, WARNING, ERROR", level)
@@ -479,7 +478,6 @@ def _service(raw: Any) -> ServiceConfig:
         jitter=int(_number(data.get("jitter"), "service.jitter", 30)),
         grace=_number(data.get("grace"), "service.grace", 30.0),
         log_level=level,
-        lock=_bool(data.get("lock"), "service.lock", True),
     )
 
 
