@@ -44,6 +44,7 @@ class Source:
     pages: int = 2  # listing pages walked by the state-briefings spider
     max_items: int = 50  # feed items (or briefings) followed per crawl
     revisit: timedelta = timedelta(hours=1)  # re-check a known article at most this often
+    fetch_articles: bool = True  # feed: fetch each item's page (else archive the item itself)
     allow_private: bool = False  # allow links to private/loopback hosts (SSRF guard off)
     enabled: bool = True
 
@@ -308,7 +309,7 @@ def _source(raw: Any, key: str, crawl: CrawlConfig) -> Source:
         key,
         {
             "name", "type", "url", "every", "cron", "pages", "max_items", "revisit",
-            "allow_private", "enabled",
+            "fetch_articles", "allow_private", "enabled",
         },
     )
     name = _str(data.get("name"), f"{key}.name", required=True)
@@ -335,6 +336,7 @@ def _source(raw: Any, key: str, crawl: CrawlConfig) -> Source:
         pages=int(_number(data.get("pages"), f"{key}.pages", 2, minimum=1)),
         max_items=int(_number(data.get("max_items"), f"{key}.max_items", 50, minimum=1)),
         revisit=_revisit(data.get("revisit"), f"{key}.revisit"),
+        fetch_articles=_bool(data.get("fetch_articles"), f"{key}.fetch_articles", True),
         allow_private=_bool(data.get("allow_private"), f"{key}.allow_private", crawl.allow_private),
         enabled=_bool(data.get("enabled"), f"{key}.enabled", True),
     )

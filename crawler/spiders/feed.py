@@ -83,7 +83,9 @@ class FeedSpider(NewswatchSpider):
         for entry in feed.entries[: self.source.max_items]:
             fallback = entry_report(entry, self.source.name)
             link = entry.get("link")
-            if not link or urlsplit(link).scheme not in ("http", "https"):
+            if not self.source.fetch_articles:
+                yield fallback
+            elif not link or urlsplit(link).scheme not in ("http", "https"):
                 self.logger.info("feed item without a fetchable link archived from the feed: %s",
                                  fallback.title)
                 self.context.counts.fallbacks += 1
