@@ -50,6 +50,9 @@ class ArchivePipeline:
         if report is None:
             ctx.error(f"no article text found: {item.url}")
             return item
+        if item.html and report.get("via") == "feed":
+            # The page had no article text; the feed item's own content stands in for it.
+            ctx.counts.fallbacks += 1
         stored = ctx.archive.store(report)
         if stored.status == "new":
             ctx.counts.new_documents += 1
