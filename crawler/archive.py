@@ -49,7 +49,7 @@ def text_hash(text: str) -> str:
 
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
-    db["sources"].create(
+    db.table("sources").create(
         {
             "name": str,
             "type": str,
@@ -62,7 +62,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         },
         pk="name",
     )
-    db["documents"].create(
+    db.table("documents").create(
         {
             "id": int,
             "url": str,
@@ -80,9 +80,9 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"url", "source", "first_seen", "last_seen"},
     )
-    db["documents"].create_index(["url"], unique=True)
-    db["documents"].create_index(["source", "published"])
-    db["versions"].create(
+    db.table("documents").create_index(["url"], unique=True)
+    db.table("documents").create_index(["source", "published"])
+    db.table("versions").create(
         {
             "id": int,
             "document_id": int,
@@ -98,10 +98,10 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         foreign_keys=[("document_id", "documents", "id")],
         not_null={"document_id", "fetched_at", "content_hash", "text"},
     )
-    db["versions"].create_index(["document_id", "id"])
-    db["versions"].create_index(["facts_done"])
-    db["versions"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
-    db["facts"].create(
+    db.table("versions").create_index(["document_id", "id"])
+    db.table("versions").create_index(["facts_done"])
+    db.table("versions").enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
+    db.table("facts").create(
         {
             "id": int,
             "version_id": int,
@@ -126,10 +126,10 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("version_id", "versions", "id"), ("document_id", "documents", "id")],
     )
-    db["facts"].create_index(["tracker", "published"])
-    db["facts"].create_index(["evaluated"])
-    db["facts"].create_index(["version_id"])
-    db["changes"].create(
+    db.table("facts").create_index(["tracker", "published"])
+    db.table("facts").create_index(["evaluated"])
+    db.table("facts").create_index(["version_id"])
+    db.table("changes").create(
         {
             "id": int,
             "story": str,
@@ -148,13 +148,13 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("old_fact_id", "facts", "id"), ("new_fact_id", "facts", "id")],
     )
-    db["changes"].create_index(["tracker", "id"])
-    db["corroborations"].create(
+    db.table("changes").create_index(["tracker", "id"])
+    db.table("corroborations").create(
         {"change_id": int, "fact_id": int},
         pk=("change_id", "fact_id"),
         foreign_keys=[("change_id", "changes", "id"), ("fact_id", "facts", "id")],
     )
-    db["alerts"].create(
+    db.table("alerts").create(
         {
             "id": int,
             "change_id": int,
@@ -170,9 +170,9 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("change_id", "changes", "id")],
     )
-    db["alerts"].create_index(["change_id", "channel"], unique=True)
-    db["alerts"].create_index(["status", "next_attempt"])
-    db["runs"].create(
+    db.table("alerts").create_index(["change_id", "channel"], unique=True)
+    db.table("alerts").create_index(["status", "next_attempt"])
+    db.table("runs").create(
         {
             "id": int,
             "source": str,
@@ -189,7 +189,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["runs"].create_index(["source", "id"])
+    db.table("runs").create_index(["source", "id"])
 
 
 @dataclass
@@ -254,27 +254,31 @@ class Archive:
     def close(self) -> None:
         self.db.close()
 
+    def add(self, table: str, row: dict[str, Any]) -> int:
+        """Insert one row and return its id."""
+        pk = self.db.table(table).insert(row).last_pk
+        assert pk is not None
+        return int(pk)
+
     # ------------------------------------------------------------ sources and runs
 
     def sync_sources(self, sources: Iterable[Any]) -> None:
         """Make the `sources` table list the configured sources (keeps their history)."""
         with self.db.atomic():
             for s in sources:
-                self.db["sources"].upsert(
+                self.db.table("sources").upsert(
                     {"name": s.name, "type": s.type, "url": s.url}, pk="name"
                 )
 
     def start_run(self, source: str) -> int:
         with self.db.atomic():
-            return self.db["runs"].insert(
-                {"source": source, "started": iso(), "status": "running"}
-            ).last_pk
+            return self.add("runs", {"source": source, "started": iso(), "status": "running"})
 
     def finish_run(self, run_id: int, source: str, counts: RunCounts, details: list[str]) -> None:
         status = "ok" if not counts.errors else ("failed" if not counts.fetched else "partial")
         now = iso()
         with self.db.atomic():
-            self.db["runs"].update(
+            self.db.table("runs").update(
                 run_id,
                 {
                     "finished": now,
@@ -288,9 +292,9 @@ class Archive:
                     "error_detail": json.dumps(details) if details else None,
                 },
             )
-            prev = self.db["sources"].get(source) if self._has_source(source) else {}
+            prev = self.db.table("sources").get(source) if self._has_source(source) else {}
             streak = (prev.get("error_streak") or 0) + 1 if status == "failed" else 0
-            self.db["sources"].upsert(
+            self.db.table("sources").upsert(
                 {
                     "name": source,
                     "last_run": now,
@@ -342,19 +346,18 @@ class Archive:
                 "stories": json.dumps(report.get("stories") or []),
             }
             if row is None:
-                doc_id = self.db["documents"].insert(
-                    {"url": report["url"], "first_seen": now, **meta}
-                ).last_pk
+                doc_id = self.add("documents", {"url": report["url"], "first_seen": now, **meta})
                 status = "new"
             else:
                 doc_id = row[0]
                 if row[1] == content_hash:
                     # Keep what we knew when the new fetch lacks it (e.g. feed fallback).
                     meta = {k: v for k, v in meta.items() if v is not None}
-                    self.db["documents"].update(doc_id, meta)
+                    self.db.table("documents").update(doc_id, meta)
                     return Stored(doc_id, None, "unchanged")
                 status = "revised"
-            version_id = self.db["versions"].insert(
+            version_id = self.add(
+                "versions",
                 {
                     "document_id": doc_id,
                     "fetched_at": now,
@@ -364,14 +367,14 @@ class Archive:
                     "published": report.get("published"),
                     "via": report.get("via", "page"),
                     "facts_done": 0 if report.get("facts") is None else 1,
-                }
-            ).last_pk
+                },
+            )
             if report.get("facts"):
-                self.db["facts"].insert_all(
+                self.db.table("facts").insert_all(
                     {**row, "version_id": version_id, "document_id": doc_id}
                     for row in report["facts"]
                 )
-            self.db["documents"].update(doc_id, {**meta, "current_version": version_id})
+            self.db.table("documents").update(doc_id, {**meta, "current_version": version_id})
         return Stored(doc_id, version_id, status)
 
     # ------------------------------------------------------------ facts
@@ -391,8 +394,8 @@ class Archive:
         with self.db.atomic():
             self.db.execute("DELETE FROM facts WHERE version_id = ?", [version_id])
             if rows:
-                self.db["facts"].insert_all(rows)
-            self.db["versions"].update(version_id, {"facts_done": 1})
+                self.db.table("facts").insert_all(rows)
+            self.db.table("versions").update(version_id, {"facts_done": 1})
 
     # ------------------------------------------------------------ read side
 

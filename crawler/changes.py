@@ -188,15 +188,15 @@ class Detector:
 
     def _mark(self, fact: dict[str, Any]) -> None:
         with self.db.atomic():
-            self.db["facts"].update(fact["id"], {"evaluated": 1})
+            self.db.table("facts").update(fact["id"], {"evaluated": 1})
 
     def _corroborate(self, change_id: int, fact: dict[str, Any], cur: dict[str, Any]) -> None:
         with self.db.atomic():
             if fact["doc"] != cur["doc"]:
-                self.db["corroborations"].insert(
+                self.db.table("corroborations").insert(
                     {"change_id": change_id, "fact_id": fact["id"]}, ignore=True
                 )
-            self.db["facts"].update(fact["id"], {"evaluated": 1})
+            self.db.table("facts").update(fact["id"], {"evaluated": 1})
 
     def _record(
         self, fact: dict[str, Any], tracker: Tracker, type_: str, old: dict[str, Any] | None
@@ -208,7 +208,7 @@ class Detector:
         alerted = alerted or (type_ == "conflict" and self.config.changes.alert_conflicts)
         now = iso()
         with self.db.atomic():
-            change_id = self.db["changes"].insert({
+            change_id = self.archive.add("changes", {
                 "story": fact["story"],
                 "tracker": tracker.name,
                 "kind": tracker.kind,
@@ -221,14 +221,14 @@ class Detector:
                 "new_fact_id": fact["id"],
                 "detected_at": now,
                 "diff": diff,
-            }).last_pk
+            })
             channels = self.channels if alerted else []
             for channel in channels:
-                self.db["alerts"].insert({
+                self.db.table("alerts").insert({
                     "change_id": change_id, "channel": channel, "status": "pending",
                     "attempts": 0, "next_attempt": now, "created": now,
                 })
-            self.db["facts"].update(fact["id"], {"evaluated": 1})
+            self.db.table("facts").update(fact["id"], {"evaluated": 1})
         log.log(
             logging.INFO if type_ != "baseline" else logging.DEBUG,
             "%s %s: %s -> %s (%s)", tracker.name, type_, old["display"] if old else "-",

@@ -221,7 +221,7 @@ def status(state: State, as_json: bool) -> None:
     try:
         db = archive.db
         sources = {r["name"]: r for r in db.query("SELECT * FROM sources")}
-        rows = []
+        rows: list[dict[str, Any]] = []
         for source in config.sources:
             r = sources.get(source.name, {})
             last = db.execute(

@@ -66,7 +66,7 @@ class ArchiveOutbox:
 
     def change_record(self, change_id: int) -> ChangeRecord:
         """Everything an alert about one change shows, as plain data."""
-        c = self.db["changes"].get(change_id)
+        c = self.db.table("changes").get(change_id)
         corroborating = [
             r for r in (
                 self._report(row[0]) for row in self.db.execute(
@@ -117,7 +117,7 @@ class ArchiveOutbox:
     def finish(self, alert_id: int, now: datetime, *, status: str, error: str | None,
                next_attempt: datetime | None) -> None:
         with self.db.atomic():
-            self.db["alerts"].update(alert_id, {
+            self.db.table("alerts").update(alert_id, {
                 "status": status,
                 "last_error": error,
                 "next_attempt": iso(next_attempt) if next_attempt else None,

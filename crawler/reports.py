@@ -34,7 +34,8 @@ def fact_rows(text: str, published: str | None, stories: list[Story]) -> list[di
     if not facts:
         return []
     rows = []
-    for story in stories or [None]:
+    targets: list[Story | None] = list(stories) or [None]
+    for story in targets:
         assigned = assign_trackers(facts, text, story.trackers) if story else facts
         for fact in assigned:
             row = asdict(fact)

@@ -201,7 +201,7 @@ class Service:
         if job is None or self.archive is None or job.next_run_time is None:
             return
         try:
-            self.archive.db["sources"].update(name, {"next_run": iso(job.next_run_time)})
+            self.archive.db.table("sources").update(name, {"next_run": iso(job.next_run_time)})
             self.archive.db.conn.commit()
         except Exception:  # the status line is informative only
             log.debug("could not record next run of %s", name, exc_info=True)
