@@ -72,6 +72,9 @@ class FeedSpider(NewswatchSpider):
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         headers = {k.decode("latin-1").lower(): v[0].decode("latin-1")
                    for k, v in response.headers.items() if v}
+        # feedparser resolves relative item links against Content-Location; without
+        # it, "/news/story.html" would stay relative and never be fetched.
+        headers.setdefault("content-location", response.url)
         feed = feedparser.parse(response.body, response_headers=headers)
         if feed.bozo and not feed.entries:
             reason = getattr(feed, "bozo_exception", None) or "no items"
