@@ -603,6 +603,12 @@ _PAST_RE = re.compile(
 _PART_MONTH = ((r"\b(?:end|close)\b", 12), (r"\bmid|middle", 6), (r"beginning|start", 1))
 
 
+def _month_of(m: re.Match[str]) -> int | None:
+    """The month a date match names, if any."""
+    text = m.group("m1") or m.group("m2")
+    return _MONTHS[text[:3].lower()] if text else None
+
+
 def _date_value(
     m: re.Match[str], s: str, published: datetime.date | None, anchor_year: int | None
 ) -> tuple[str, str] | None:
@@ -667,7 +673,7 @@ def _timeline_facts(
     ]
     spans = [(m.start(), m.end()) for m in matches]
     explicit = [
-        (m.start(), int(m.group("y1") or m.group("y2") or m.group("y3")))
+        (m.start(), int(m.group("y1") or m.group("y2") or m.group("y3")), _month_of(m))
         for m in matches
         if m.group("y1") or m.group("y2") or m.group("y3")
     ]
@@ -683,8 +689,14 @@ def _timeline_facts(
         window = s[max(0, cue.start() - 160) : m.end() + 40]
         if not _CONTEXT_RE.search(window):
             continue
-        earlier = [y for pos, y in explicit if pos < m.start()]
-        later = [y for pos, y in explicit if pos > m.start()]
+        # A bare month takes the year of another date in the sentence, unless it is a
+        # month alone naming the same month as that date: "commence in September ...
+        # concluding by September 2025" speaks of two Septembers, while "by September
+        # 2025 ... on September 15" refines one.
+        month = None if (m.group("d1") or m.group("d2")) else _month_of(m)
+        others = [(pos, y) for pos, y, mon in explicit if month is None or mon != month]
+        earlier = [y for pos, y in others if pos < m.start()]
+        later = [y for pos, y in others if pos > m.start()]
         anchor = earlier[-1] if earlier else (later[0] if later else None)
         resolved = _date_value(m, s, published, anchor)
         if resolved is None or not 1900 <= int(resolved[0][:4]) <= 2100:
