@@ -8,6 +8,7 @@ so a report is never dropped because its site is down or refuses crawlers.
 from __future__ import annotations
 
 import calendar
+import email.utils
 import hashlib
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -26,13 +27,36 @@ from crawler.spiders.base import NewswatchSpider, describe_failure, is_html
 
 
 def entry_date(entry: Any) -> str | None:
-    """The item's publication date (YYYY-MM-DD), from published or updated."""
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed: time.struct_time | None = entry.get(key)
+    """The item's publication date (YYYY-MM-DD), from published or updated.
+
+    The day is the one the publisher stated, in the timestamp's own offset:
+    "Fri, 27 Sep 2024 20:40:00 -0500" is 2024-09-27, although it is the 28th in UTC
+    (feedparser's ``*_parsed`` values are UTC). They are the fallback for dates only
+    feedparser can read.
+    """
+    for key in ("published", "updated", "created"):
+        stated = _stated_day(entry.get(key))
+        if stated:
+            return stated
+        parsed: time.struct_time | None = entry.get(f"{key}_parsed")
         if parsed:
             stamp = calendar.timegm(parsed)
             return datetime.fromtimestamp(stamp, UTC).date().isoformat()
     return None
+
+
+def _stated_day(text: str | None) -> str | None:
+    """The calendar day of an RFC 822 (RSS) or ISO 8601 (Atom) timestamp, in its own offset."""
+    if not text:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(text).date().isoformat()
+    except (TypeError, ValueError, IndexError):
+        pass
+    try:
+        return datetime.fromisoformat(text.strip()).date().isoformat()
+    except ValueError:
+        return None
 
 
 def entry_report(entry: Any, source: str) -> FetchedReport:
