@@ -451,6 +451,8 @@ def _bare_kind(
 ) -> tuple[str, int] | None:
     """Kind of a number written without its noun ("to 2,500", "900 in Syria"), if any."""
     n = nums[i]
+    if s[n.start : n.end].lower() == "one":
+        return None  # without a noun, "one" is a pronoun ("when there is one to make")
     if (
         n.value is not None
         and n.high is None
