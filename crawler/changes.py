@@ -161,20 +161,18 @@ class Detector:
             self._mark(fact)  # unchanged in this revision: evaluated with the earlier version
             return None
         if before:
-            old = max(before, key=lambda b: difflib.SequenceMatcher(
-                None, b["sentence"], fact["sentence"]).ratio())
-            return self._record(fact, tracker, "revision", old)
+            return self._record(fact, tracker, "revision", _replaced(fact, before))
         if same_value(fact, cur, tolerance):
             self._corroborate(change["id"], fact, cur)
-            return None
-        if self._version_states(fact, cur, tolerance):
-            # The report gives the current value too ("from about 2,500 to fewer
-            # than 2,000"): the other figure is history, not news.
-            self._mark(fact)
             return None
         stale = fact["day"] < cur["day"] or any(
             same_value(fact, old, tolerance) for old in self._older_values(tracker.name, cur["id"])
         )
+        if stale and self._version_states(fact, cur, tolerance):
+            # The report gives the current value too ("cut from about 2,500 to fewer
+            # than 2,000"): the older figure is history, not a stale copy.
+            self._mark(fact)
+            return None
         return self._record(fact, tracker, "conflict" if stale else "change", cur)
 
     def _version_states(self, fact: dict[str, Any], cur: dict[str, Any], tolerance: float) -> bool:
@@ -247,6 +245,19 @@ class Detector:
         }
         ops = word_diff(texts[old["version_id"]], texts[new["version_id"]])
         return changed_passage(ops)
+
+
+def _replaced(fact: dict[str, Any], before: list[dict[str, Any]]) -> dict[str, Any]:
+    """Which fact of the previous version a revised fact replaces.
+
+    The same kind of figure (an upper bound for an upper bound) first, then the
+    most similar sentence, then the nearest position in the text.
+    """
+    return max(before, key=lambda b: (
+        _direction(b["granularity"]) == _direction(fact["granularity"]),
+        round(difflib.SequenceMatcher(None, b["sentence"], fact["sentence"]).ratio(), 2),
+        -abs(b["start"] - fact["start"]),
+    ))
 
 
 def detect_changes(archive: Archive, config: Config) -> list[Detected]:

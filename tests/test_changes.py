@@ -255,3 +255,42 @@ def test_kill_between_sending_and_recording_sends_no_duplicate(
         assert len(set(subjects)) == 2
         states = rows(tmp_path, "SELECT status FROM alerts WHERE channel = 'email' ORDER BY id")
         assert sorted(s for (s,) in states) == ["sent", "unknown"]
+
+
+def _store(archive: Any, config: Any, url: str, published: str, text: str) -> None:
+    from crawler.reports import fact_rows, matching_stories
+
+    stories = matching_stories(None, text, config.stories)
+    archive.store({"url": url, "source": "news", "title": url, "text": text,
+                   "published": published, "stories": [s.name for s in stories],
+                   "facts": fact_rows(text, published, stories)})
+
+
+def test_one_report_with_old_and_new_figure(tmp_path: Path) -> None:
+    """'From about 2,500 to fewer than 2,000': a change when current is ~2,500, history after."""
+    from crawler.archive import Archive
+    from crawler.changes import detect_changes
+    from crawler.config import load_config
+
+    (tmp_path / "config.yaml").write_text(
+        "sources: [{name: news, type: feed, url: 'http://127.0.0.1/feed'}]\n"
+        "stories:\n  - name: s\n    match: {all: [Iraq]}\n    trackers:\n"
+        "      - {name: us-troops-iraq, kind: troops, about: [Iraq], not_about: [Syria]}\n")
+    config = load_config(tmp_path / "config.yaml")
+    archive = Archive.open(config.archive)
+    _store(archive, config, "http://x/1", "2024-09-06",
+           "The United States has approximately 2,500 troops in Iraq.")
+    _store(archive, config, "http://x/2", "2025-10-01",
+           "The drawdown in Iraq goes from about 2,500 to fewer than 2,000 troops.")
+    found = [(d.type, d.old_display, d.new_display) for d in detect_changes(archive, config)]
+    assert found == [("baseline", None, "~2,500"), ("change", "~2,500", "<2,000")]
+    # Later reports recalling the move carry no stale copy: the old figure is history.
+    _store(archive, config, "http://x/3", "2025-10-05",
+           "Troops in Iraq were cut from about 2,500 to fewer than 2,000 this month.")
+    assert detect_changes(archive, config) == []
+    # A revision replacing the upper bound is compared with the upper bound.
+    _store(archive, config, "http://x/2", "2025-10-01",
+           "The drawdown in Iraq goes from about 2,500 to fewer than 1,500 troops.")
+    found = [(d.type, d.old_display, d.new_display) for d in detect_changes(archive, config)]
+    assert found == [("revision", "<2,000", "<1,500")]
+    archive.close()
