@@ -15,6 +15,7 @@ from urllib.parse import urljoin
 
 import scrapy
 from scrapy.http import Response
+from twisted.python.failure import Failure
 
 from crawler.items import FetchedReport
 from crawler.spiders.base import NewswatchSpider, is_html
@@ -57,28 +58,48 @@ def transcript_text(response: Response) -> str:
 class StateBriefingsSpider(NewswatchSpider):
     name = "state-briefings"
 
-    async def start(self) -> AsyncIterator[Any]:
-        base = self.source.url if self.source.url.endswith("/") else self.source.url + "/"
-        for page in range(1, self.source.pages + 1):
-            url = base if page == 1 else urljoin(base, f"page/{page}/")
-            yield scrapy.Request(url, callback=self.parse, errback=self.failed, dont_filter=True)
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._seen: set[str] = set()  # briefing URLs taken so far, over all listing pages
 
-    def parse(self, response: Response, **kwargs: Any) -> Iterator[scrapy.Request]:
+    async def start(self) -> AsyncIterator[Any]:
+        yield self._listing(1)
+
+    def _listing(self, page: int) -> scrapy.Request:
+        # Listing pages are walked in order (newest briefings first), so max_items
+        # keeps the newest ones and pages past the limit are not fetched.
+        base = self.source.url if self.source.url.endswith("/") else self.source.url + "/"
+        url = base if page == 1 else urljoin(base, f"page/{page}/")
+        return scrapy.Request(url, callback=self.parse, errback=self.listing_failed,
+                              dont_filter=True, cb_kwargs={"page": page})
+
+    def _next_listing(self, page: int) -> Iterator[scrapy.Request]:
+        if page < self.source.pages and len(self._seen) < self.source.max_items:
+            yield self._listing(page + 1)
+
+    def listing_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
+        self.failed(failure)
+        yield from self._next_listing(failure.request.cb_kwargs["page"])  # type: ignore[attr-defined]
+
+    def parse(self, response: Response, page: int = 1, **kwargs: Any) -> Iterator[scrapy.Request]:
         if not is_html(response):
             self.not_html(response)
+            yield from self._next_listing(page)
             return
         links = response.css("li.collection-result a::attr(href)").getall()
         if not links:
             self.context.error(f"listing has no briefings (has the page layout changed?): "
                                f"{response.url}")
-        seen = set()
-        for href in links[: self.source.max_items]:
+        for href in links:
             url = response.urljoin(href)
-            if url in seen:
+            if url in self._seen:
                 continue
-            seen.add(url)
+            if len(self._seen) >= self.source.max_items:  # max_items counts per crawl
+                break
+            self._seen.add(url)
             if self.should_visit(url):
                 yield scrapy.Request(url, callback=self.parse_briefing, errback=self.failed)
+        yield from self._next_listing(page)
 
     def parse_briefing(self, response: Response) -> Iterator[FetchedReport]:
         if not is_html(response):
