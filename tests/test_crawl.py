@@ -139,6 +139,33 @@ def test_briefings_first_crawl(tmp_path, site, archived, extractor):
     assert "Rapid Support Forces" in sep27  # the Sudan aside is part of the transcript
 
 
+def test_briefings_max_items_counts_per_crawl(tmp_path, site, archived, extractor):
+    cfg = write_config(tmp_path, [source(site, "briefings", "state-briefings",
+                                         "/department-press-briefings/", max_items=2)])
+
+    (run,) = crawl(cfg, extractor).runs
+
+    assert (run.status, run.counts.new_documents) == ("ok", 2)
+    # The newest two, from listing page 1; page 2 is not needed.
+    urls = {d["url"] for d in archived.rows("SELECT url FROM documents")}
+    assert urls == {site.url + BRIEFINGS.format(d) for d in ("september-27-2024",
+                                                             "september-23-2024")}
+    assert site.count("/department-press-briefings/page/2/") == 0
+
+
+def test_briefings_listing_page_failure_does_not_stop_the_walk(tmp_path, site, archived,
+                                                                extractor):
+    site.fail("/department-press-briefings/", 503, times=2)  # retries: 1 -> gives up
+    cfg = write_config(tmp_path, [source(site, "briefings", "state-briefings",
+                                         "/department-press-briefings/")])
+
+    (run,) = crawl(cfg, extractor).runs
+
+    assert (run.status, run.counts.new_documents, run.counts.errors) == ("partial", 2, 1)
+    assert run.details == (f"HTTP 503: {site.url}/department-press-briefings/",)
+    assert site.statuses("/department-press-briefings/page/2/") == [200]
+
+
 # ---------------------------------------------------------------- feeds
 
 FEED_ITEMS = {
@@ -209,6 +236,42 @@ def test_feed_items_archived(tmp_path, site, archived, extractor, feed):
         assert (run.status, run.counts.errors) == ("ok", 0)
         # The page gives much more than the one-sentence feed summary.
         assert all(len(archived.doc(item[0])["text"]) > 500 for item in items)
+
+
+@pytest.mark.parametrize(
+    ("element", "stamp", "day"),
+    [
+        ("pubDate", "Fri, 27 Sep 2024 20:40:00 -0500", "2024-09-27"),  # the 28th in UTC
+        ("pubDate", "Fri, 27 Sep 2024 20:40:00 EDT", "2024-09-27"),
+        ("pubDate", "Sat, 28 Sep 2024 01:30:00 +0300", "2024-09-28"),  # the 27th in UTC
+        ("pubDate", "27 Sep 2024", "2024-09-27"),
+        ("dc:date", "2025-08-24T22:10:00-04:00", "2025-08-24"),
+        ("dc:date", "2025-08-24T02:10:00+05:00", "2025-08-24"),
+    ],
+)
+def test_feed_item_date_is_the_day_the_publisher_stated(element, stamp, day):
+    import feedparser
+
+    from crawler.spiders.feed import entry_date
+
+    feed = feedparser.parse(
+        '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><item>'
+        f"<title>t</title><{element}>{stamp}</{element}></item></channel></rss>")
+    assert entry_date(feed.entries[0]) == day
+
+
+def test_relative_item_links_resolve_against_the_feed_url(tmp_path, site, archived, extractor):
+    site.publish("feeds/relative.xml", rss([
+        ("Root-relative", "/news/advisers-remain-iraq.html", "Short."),
+        ("Path-relative", "../news/ain-al-asad-handover.html", "Short."),
+    ]))
+    cfg = write_config(tmp_path, [source(site, "relative", "feed", "/feeds/relative.xml")])
+
+    (run,) = crawl(cfg, extractor).runs
+
+    assert (run.status, run.counts.new_documents, run.counts.fallbacks) == ("ok", 2, 0)
+    assert archived.doc("/news/advisers-remain-iraq.html")["via"] == "page"
+    assert archived.doc("/news/ain-al-asad-handover.html")["via"] == "page"
 
 
 def test_feed_without_fetching_articles(tmp_path, site, archived, extractor):
