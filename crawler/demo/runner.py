@@ -125,13 +125,15 @@ class Watcher:
                 self.echo(f"  {'baseline':<12} {tracker} = {new}")
             else:
                 self.echo(f"* {type_.upper():<12} {tracker}: {old} → {new}")
-        for _, channel, tracker, old, new in self._new(
+        for _, channel, tracker, old, new, sentence, source in self._new(
             conn, "alerts",
-            "SELECT alerts.id, channel, c.tracker, c.old_display, c.new_display FROM alerts "
-            "JOIN changes c ON c.id = alerts.change_id",
+            "SELECT alerts.id, channel, c.tracker, c.old_display, c.new_display, f.sentence, "
+            "d.source FROM alerts JOIN changes c ON c.id = alerts.change_id "
+            "JOIN facts f ON f.id = c.new_fact_id JOIN documents d ON d.id = f.document_id",
             "AND alerts.status = 'sent'",
         ):
             self.echo(f"! {'ALERT sent':<12} via {channel}: {tracker}: {old} → {new}")
+            self.echo(f"  {'':<12} [{source}] «{' '.join(sentence.split())}»")
 
 
 async def _wait_for_fresh_runs(db_path: Path, since: str, sources: int, timeout: float) -> None:
