@@ -7,6 +7,7 @@ what was found, so a user can fix the file without reading code.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -242,22 +243,30 @@ def _bool(value: Any, key: str, default: bool) -> bool:
 def _number(value: Any, key: str, default: float, *, minimum: float = 0) -> float:
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < minimum
+    ):
         raise _fail(key, f"a number >= {minimum}", value)
     return value
 
 
 def parse_interval(value: Any, key: str = "every") -> timedelta:
     """Parse '30m', '1h30m', '45s', '1d' or a number of seconds into a timedelta."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        m = _INTERVAL.match(value)
-        if m and any(m.groups()):
-            d, h, mi, s = (int(g or 0) for g in m.groups())
-            delta = timedelta(days=d, hours=h, minutes=mi, seconds=s)
-            if delta.total_seconds() > 0:
-                return delta
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return timedelta(seconds=value)
+        if isinstance(value, str):
+            m = _INTERVAL.match(value)
+            if m and any(m.groups()):
+                d, h, mi, s = (int(g or 0) for g in m.groups())
+                delta = timedelta(days=d, hours=h, minutes=mi, seconds=s)
+                if delta.total_seconds() > 0:
+                    return delta
+    except (OverflowError, ValueError):
+        pass  # absurdly large: reported below
     raise _fail(key, "an interval such as '30m', '1h', '45s' or '1d'", value)
 
 
@@ -266,6 +275,9 @@ def _revisit(value: Any, key: str) -> timedelta:
         return timedelta(hours=1)
     if value == 0 or value == "0":
         return timedelta(0)  # re-check every known article on every crawl
+    m = _INTERVAL.match(value) if isinstance(value, str) else None
+    if m and any(m.groups()) and not any(int(g or 0) for g in m.groups()):
+        return timedelta(0)  # "0s", "0m"
     return parse_interval(value, key)
 
 

@@ -57,6 +57,9 @@ def analyse(report: dict[str, Any], stories: tuple[Story, ...]) -> dict[str, Any
         # metadata would be discarded anyway, and skipping it halves the work.
         known = bool(report.get("title") and report.get("published"))
         page = extract_page(html, report["url"], with_metadata=not known)
+        feed_text = report.get("text") or ""
+        if page is not None and len(page.text) < len(feed_text) / 2:
+            page = None  # the page gave less than the feed item itself (junk or a teaser)
         if page is not None:
             report.update(
                 text=page.text,
