@@ -43,6 +43,10 @@ def copy_site(dest: Path, src: Path = FIXTURE_SITE) -> Path:
     return dest
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # many crawlers connect at once (the default backlog is 5)
+
+
 class SiteServer:
     """ThreadingHTTPServer on 127.0.0.1:<free port> in a daemon thread, serving ``root``."""
 
@@ -65,7 +69,7 @@ class SiteServer:
     def start(self) -> SiteServer:
         self._stopping.clear()
         handler = type("Handler", (_Handler,), {"site": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd = _Server(("127.0.0.1", 0), handler)
         self._httpd.handle_error = lambda request, address: None  # quiet (client hung up)
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()

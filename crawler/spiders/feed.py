@@ -66,6 +66,7 @@ def entry_report(entry: Any, source: str) -> FetchedReport:
     summary = entry.get("summary", "")
     text = html_to_text(body if len(body) >= len(summary) else summary)
     title = html_to_text(entry.get("title", "")) or None
+    text = text or title or ""  # a headline-only item is still a report
     link = entry.get("link")
     guid = entry.get("id") or None
     if not (link and urlsplit(link).scheme in ("http", "https")):
