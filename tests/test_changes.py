@@ -294,3 +294,26 @@ def test_one_report_with_old_and_new_figure(tmp_path: Path) -> None:
     found = [(d.type, d.old_display, d.new_display) for d in detect_changes(archive, config)]
     assert found == [("revision", "<2,000", "<1,500")]
     archive.close()
+
+
+def test_alerts_test_command_uses_the_real_channels(tmp_path: Path, site: NewsSite,
+                                                     smtp: SMTPSink, slack: WebhookSink) -> None:
+    config = write_config(tmp_path, site, smtp.port, slack.url)
+    result = newswatch(config, "alerts", "test")
+    assert result.exit_code == 0, result.output
+    assert "email: sent" in result.output and "slack: sent" in result.output
+    assert smtp.wait_for(1)[0]["Subject"].startswith("[test] ")
+    assert len(slack.requests) == 1
+
+    only = newswatch(config, "alerts", "test", "slack")
+    assert only.exit_code == 0 and len(slack.requests) == 2 and len(smtp.messages) == 1
+
+    unknown = newswatch(config, "alerts", "test", "pager")
+    assert unknown.exit_code == 2
+    assert "unknown channel 'pager'; configured: email, slack" in unknown.output
+
+    slack.fail_next(1, status=500)
+    failing = newswatch(config, "alerts", "test", "slack")
+    assert failing.exit_code == 1
+    assert "slack: FAILED" in failing.output
+    assert slack.url not in failing.output  # the webhook URL is a secret
