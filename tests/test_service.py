@@ -151,3 +151,39 @@ def test_sighup_reloads_config(tmp_path: Path, site: NewsSite) -> None:
         _, err = service.communicate(timeout=15)
     assert service.returncode == 0, err
     assert "config reload failed" in err
+
+
+def test_sigkill_mid_run_loses_nothing_and_sends_no_duplicate(tmp_path: Path,
+                                                              site: NewsSite) -> None:
+    site.publish(BASELINE)
+    with SMTPSink() as smtp:
+        config = write_config(tmp_path, site, smtp.port)
+
+        def start() -> subprocess.Popen[str]:
+            return subprocess.Popen(
+                [sys.executable, "-m", "crawler", "--config", str(config), "run"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+
+        service = start()
+        wait_until(lambda: query(tmp_path, "SELECT 1 FROM changes"), what="the baseline")
+        site.publish(MOVED[:1])
+        smtp.wait_for(1, timeout=30)
+        wait_until(lambda: query(tmp_path, "SELECT 1 FROM alerts WHERE status = 'sent'"),
+                   what="the alert recorded as sent")
+        service.kill()  # SIGKILL: no cleanup at all
+        service.wait(timeout=10)
+        documents = query(tmp_path, "SELECT count(*) FROM documents")[0][0]
+        assert query(tmp_path, "PRAGMA integrity_check") == [("ok",)]
+
+        service = start()  # the lock died with the process; the service starts again
+        try:
+            before = runs_per_source(tmp_path).get("news", 0)
+            wait_until(lambda: runs_per_source(tmp_path).get("news", 0) >= before + 2,
+                       what="runs after the restart")
+        finally:
+            service.send_signal(signal.SIGTERM)
+            service.wait(timeout=15)
+        assert service.returncode == 0
+        assert query(tmp_path, "SELECT count(*) FROM documents")[0][0] == documents
+        assert len(smtp.messages) == 1  # the alert was not sent again
+        assert query(tmp_path, "SELECT status FROM alerts") == [("sent",)]
