@@ -3,7 +3,9 @@
 One writer (the crawl pipeline, change detection and the alert outbox all run in
 one process) and any number of readers (CLI, Datasette). WAL mode lets readers
 work while a crawl writes; a busy timeout rides out short lock contention.
-Each write that must be atomic goes through ``with archive.db.atomic():``.
+Each write that must be atomic goes through ``with archive.write():`` — a
+``BEGIN IMMEDIATE`` transaction, which waits for the write lock up front instead of
+failing when another connection wrote after this one started reading.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -269,6 +272,22 @@ class Archive:
     def close(self) -> None:
         self.db.close()
 
+    @contextmanager
+    def write(self) -> Iterator[sqlite_utils.Database]:
+        """A write transaction that takes the write lock at BEGIN (nested: a savepoint)."""
+        if self.db.conn.in_transaction:
+            with self.write():
+                yield self.db
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.conn.rollback()
+            raise
+        else:
+            self.db.conn.commit()
+
     def add(self, table: str, row: dict[str, Any]) -> int:
         """Insert one row and return its id."""
         pk = self.db.table(table).insert(row).last_pk
@@ -279,20 +298,20 @@ class Archive:
 
     def sync_sources(self, sources: Iterable[Any]) -> None:
         """Make the `sources` table list the configured sources (keeps their history)."""
-        with self.db.atomic():
+        with self.write():
             for s in sources:
                 self.db.table("sources").upsert(
                     {"name": s.name, "type": s.type, "url": s.url}, pk="name"
                 )
 
     def start_run(self, source: str) -> int:
-        with self.db.atomic():
+        with self.write():
             return self.add("runs", {"source": source, "started": iso(), "status": "running"})
 
     def finish_run(self, run_id: int, source: str, counts: RunCounts, details: list[str]) -> None:
         status = "ok" if not counts.errors else ("failed" if not counts.fetched else "partial")
         now = iso()
-        with self.db.atomic():
+        with self.write():
             self.db.table("runs").update(
                 run_id,
                 {
@@ -344,7 +363,7 @@ class Archive:
         """
         now = iso()
         content_hash = text_hash(report["text"])
-        with self.db.atomic():
+        with self.write():
             row = self.db.execute(
                 "SELECT d.id, v.content_hash FROM documents d "
                 "LEFT JOIN versions v ON v.id = d.current_version WHERE d.url = ?",
@@ -406,7 +425,7 @@ class Archive:
 
     def store_facts(self, version_id: int, rows: list[dict[str, Any]]) -> None:
         """Store a version's facts and mark it done, in one transaction."""
-        with self.db.atomic():
+        with self.write():
             self.db.execute("DELETE FROM facts WHERE version_id = ?", [version_id])
             if rows:
                 self.db.table("facts").insert_all(rows)

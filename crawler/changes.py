@@ -93,7 +93,7 @@ class Detector:
 
     def run(self) -> list[Detected]:
         # Untracked facts have nothing to compare with: mark them in one go.
-        with self.db.atomic():
+        with self.archive.write():
             self.db.execute(
                 "UPDATE facts SET evaluated = 1 WHERE evaluated = 0 AND tracker IS NULL"
             )
@@ -185,11 +185,11 @@ class Detector:
         )
 
     def _mark(self, fact: dict[str, Any]) -> None:
-        with self.db.atomic():
+        with self.archive.write():
             self.db.table("facts").update(fact["id"], {"evaluated": 1})
 
     def _corroborate(self, change_id: int, fact: dict[str, Any], cur: dict[str, Any]) -> None:
-        with self.db.atomic():
+        with self.archive.write():
             if fact["doc"] != cur["doc"]:
                 self.db.table("corroborations").insert(
                     {"change_id": change_id, "fact_id": fact["id"]}, ignore=True
@@ -205,7 +205,7 @@ class Detector:
         alerted = type_ in ALERTED and (type_ != "revision" or self.config.changes.revisions)
         alerted = alerted or (type_ == "conflict" and self.config.changes.alert_conflicts)
         now = iso()
-        with self.db.atomic():
+        with self.archive.write():
             change_id = self.archive.add("changes", {
                 "story": fact["story"],
                 "tracker": tracker.name,

@@ -51,6 +51,7 @@ class ArchiveOutbox:
     """The `alerts` table as an :class:`~alerts.outbox.OutboxStore`."""
 
     def __init__(self, archive: Archive, config: Config):
+        self.archive = archive
         self.db = archive.db
         self.titles = {name: t.title for name, t in config.trackers.items()}
 
@@ -106,7 +107,7 @@ class ArchiveOutbox:
         return pending
 
     def claim(self, alert_id: int, now: datetime) -> bool:
-        with self.db.atomic():
+        with self.archive.write():
             cursor = self.db.execute(
                 "UPDATE alerts SET status = 'sending', attempts = attempts + 1 "
                 "WHERE id = ? AND status = 'pending'",
@@ -116,7 +117,7 @@ class ArchiveOutbox:
 
     def finish(self, alert_id: int, now: datetime, *, status: str, error: str | None,
                next_attempt: datetime | None) -> None:
-        with self.db.atomic():
+        with self.archive.write():
             self.db.table("alerts").update(alert_id, {
                 "status": status,
                 "last_error": error,
@@ -126,7 +127,7 @@ class ArchiveOutbox:
 
     def recover(self) -> int:
         """Mark alerts left 'sending' by a killed process as 'unknown' (never resent)."""
-        with self.db.atomic():
+        with self.archive.write():
             cursor = self.db.execute(
                 "UPDATE alerts SET status = 'unknown', last_error = "
                 "'interrupted while sending: it may or may not have been delivered' "
