@@ -12,6 +12,8 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -79,11 +81,24 @@ def html_to_text(html: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def _warm() -> int:
-    """Runs in each worker once so the first real page does not pay for imports."""
-    import trafilatura  # noqa: F401
+def _watch_parent(parent: int) -> None:
+    """Worker initializer: exit when the crawler process is gone (e.g. SIGKILLed).
 
-    return os.getpid()
+    Workers are children of the forkserver, not of the crawler, and would otherwise
+    wait forever for work from a dead parent (and keep the forkserver alive).
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(2)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass  # the pid exists (another owner): keep going
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 class Extractor:
@@ -97,14 +112,10 @@ class Extractor:
         if self._pool is None:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(["crawler.extract", "crawler.facts"])
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=ctx, initializer=_watch_parent, initargs=(os.getpid(),)
+            )
         return self._pool
-
-    def warm(self) -> None:
-        """Start the workers now (in the background) instead of on the first page."""
-        pool = self._ensure()
-        for _ in range(self.workers):
-            pool.submit(_warm)
 
     async def run(self, fn: Any, *args: Any) -> Any:
         """Run ``fn(*args)`` in a worker and await its result."""

@@ -75,6 +75,23 @@ def wait_until(condition: Callable[[], Any], timeout: float = 30, what: str = ""
     raise AssertionError(f"timed out waiting for {what or condition}")
 
 
+def descendants(pid: int) -> list[int]:
+    """All processes below ``pid`` (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 def runs_per_source(tmp_path: Path) -> dict[str, int]:
     return dict(query(tmp_path, "SELECT source, count(*) FROM runs WHERE finished IS NOT NULL "
                                 "GROUP BY source"))
@@ -170,8 +187,12 @@ def test_sigkill_mid_run_loses_nothing_and_sends_no_duplicate(tmp_path: Path,
         smtp.wait_for(1, timeout=30)
         wait_until(lambda: query(tmp_path, "SELECT 1 FROM alerts WHERE status = 'sent'"),
                    what="the alert recorded as sent")
+        helpers = descendants(service.pid)  # forkserver and extraction workers
+        assert helpers
         service.kill()  # SIGKILL: no cleanup at all
         service.wait(timeout=10)
+        wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in helpers),
+                   timeout=15, what="the extraction workers to exit with their parent")
         documents = query(tmp_path, "SELECT count(*) FROM documents")[0][0]
         assert query(tmp_path, "PRAGMA integrity_check") == [("ok",)]
 
