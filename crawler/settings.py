@@ -34,7 +34,7 @@ RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 HTTPCACHE_ENABLED = True
 HTTPCACHE_POLICY = "scrapy.extensions.httpcache.RFC2616Policy"
-HTTPCACHE_STORAGE = "scrapy.extensions.httpcache.FilesystemCacheStorage"
+HTTPCACHE_STORAGE = "crawler.httpcache.SQLiteCacheStorage"
 HTTPCACHE_DIR = ".newswatch-cache"
 HTTPCACHE_IGNORE_HTTP_CODES = [301, 302, 303, 307, 308, 400, 401, 403, 404, 408, 429,
                                500, 502, 503, 504]
@@ -46,6 +46,8 @@ DEFAULT_REQUEST_HEADERS = {
     "Accept-Language": "en",
     "Cache-Control": "max-age=0",
 }
+# Only http(s) is ever fetched (feeds' other schemes are refused): don't load the rest.
+DOWNLOAD_HANDLERS = {"s3": None, "ftp": None, "file": None, "data": None}
 DOWNLOADER_MIDDLEWARES = {"crawler.middlewares.SafeTargetsMiddleware": 50}
 ITEM_PIPELINES = {"crawler.pipelines.ArchivePipeline": 300}
 COOKIES_ENABLED = False

@@ -1,0 +1,87 @@
+"""Scrapy HTTP cache storage in one SQLite file.
+
+Scrapy's filesystem storage writes six files and a folder per URL and never
+deletes any: a service polling feeds for months would leave millions of files,
+and opening them costs more than parsing the pages. This storage keeps one row
+per request fingerprint in ``HTTPCACHE_DIR/httpcache.db`` (WAL, crash-safe) and
+drops rows not stored for ``NEWSWATCH_CACHE_KEEP_DAYS`` days. Freshness and
+revalidation (conditional GET, 304) stay with Scrapy's RFC2616 policy.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from scrapy import Request, Spider
+from scrapy.http import Response
+from scrapy.settings import BaseSettings
+from scrapy.utils.response import response_from_dict
+from w3lib.http import headers_dict_to_raw, headers_raw_to_dict
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    fingerprint BLOB PRIMARY KEY,
+    url TEXT NOT NULL,
+    response_url TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    headers BLOB NOT NULL,
+    body BLOB NOT NULL,
+    stored REAL NOT NULL
+)
+"""
+
+
+class SQLiteCacheStorage:
+    """HTTPCACHE_STORAGE backend: one SQLite file, old entries pruned."""
+
+    def __init__(self, settings: BaseSettings):
+        self.path = Path(settings["HTTPCACHE_DIR"]) / "httpcache.db"
+        self.expiration = settings.getint("HTTPCACHE_EXPIRATION_SECS")
+        self.keep = settings.getfloat("NEWSWATCH_CACHE_KEEP_DAYS", 30) * 86400
+        self.conn: sqlite3.Connection | None = None
+
+    def open_spider(self, spider: Spider) -> None:
+        self._fingerprinter = spider.crawler.request_fingerprinter  # type: ignore[union-attr]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute(SCHEMA)
+        self.conn.execute("DELETE FROM responses WHERE stored < ?", [time.time() - self.keep])
+
+    def close_spider(self, spider: Spider) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def retrieve_response(self, spider: Spider, request: Request) -> Response | None:
+        assert self.conn is not None
+        row = self.conn.execute(
+            "SELECT response_url, status, headers, body, stored FROM responses "
+            "WHERE fingerprint = ?",
+            [self._fingerprinter.fingerprint(request)],
+        ).fetchone()
+        if row is None:
+            return None
+        url, status, headers, body, stored = row
+        if 0 < self.expiration < time.time() - stored:
+            return None
+        request.meta["cache_timestamp"] = stored
+        data: dict[str, Any] = {"url": url, "status": status, "body": body,
+                                "headers": headers_raw_to_dict(headers)}
+        return response_from_dict(data)
+
+    def store_response(self, spider: Spider, request: Request, response: Response) -> None:
+        assert self.conn is not None
+        self.conn.execute(
+            "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [self._fingerprinter.fingerprint(request), request.url, response.url,
+             response.status, headers_dict_to_raw(response.headers), response.body,
+             time.time()],
+        )
