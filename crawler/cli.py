@@ -139,7 +139,7 @@ def _shutdown() -> None:
 
 def _register() -> None:
     # Commands live in their own modules; importing them registers them on `cli`.
-    from crawler import commands, queries  # noqa: F401
+    from crawler import commands, querycli  # noqa: F401
 
 
 _register()

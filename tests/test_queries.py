@@ -19,7 +19,7 @@ import yaml
 from click.testing import CliRunner, Result
 from sitesrv import SiteServer, copy_site
 
-from crawler import queries
+from crawler import queries, querycli
 from crawler.archive import Archive, ReadOnlyQuery
 from crawler.cli import cli
 from crawler.config import load_config
@@ -202,7 +202,7 @@ def test_fts_query_quotes_words_and_keeps_syntax(typed: str, expected: str) -> N
 
 def test_search_on_a_terminal_highlights_hits(config: Path, monkeypatch: pytest.MonkeyPatch
                                               ) -> None:
-    monkeypatch.setattr(queries, "_tty", lambda: True)
+    monkeypatch.setattr(querycli, "_tty", lambda: True)
     monkeypatch.setenv("COLUMNS", "200")
     result = run(config, "search", "Washington")
     assert result.exit_code == 0
@@ -258,7 +258,7 @@ def test_facts_history_marks_changes_and_revisions(config: Path) -> None:
 
 def test_facts_history_on_a_terminal_draws_a_timeline(config: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(queries, "_tty", lambda: True)
+    monkeypatch.setattr(querycli, "_tty", lambda: True)
     monkeypatch.setenv("COLUMNS", "200")
     result = run(config, "facts", "history", "us-troops-iraq")
     assert result.exit_code == 0
@@ -355,7 +355,7 @@ def test_show_diff_between_chosen_versions_and_errors(config: Path) -> None:
 def test_show_diff_on_a_terminal_colours_instead_of_brackets(
     config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(queries, "_tty", lambda: True)
+    monkeypatch.setattr(querycli, "_tty", lambda: True)
     result = run(config, "show", "http://wire.test/drawdown", "--diff")
     words = " ".join(result.stdout.split())
     assert "fewer than 2,000,1,500, a senior" in words and "[-" not in words
