@@ -19,6 +19,8 @@ from collections.abc import Sequence, Set
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from crawler.numbers import NUM_RE, VAGUE_RANGE, VAGUE_RE, parse_number
+
 log = logging.getLogger(__name__)
 
 KINDS = ("troops", "members", "timeline")
@@ -104,90 +106,6 @@ def _fmt(x: float | None) -> str:
 
 def _norm(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
-
-
-# ---------------------------------------------------------------------------------------
-# Numbers
-# ---------------------------------------------------------------------------------------
-
-_UNITS = {
-    w: i
-    for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-        "fourteen fifteen sixteen seventeen eighteen nineteen".split()
-    )
-}
-_TENS = {
-    w: 10 * i
-    for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)
-}
-_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
-_WORD = "|".join(sorted([*_UNITS, *_TENS, *_SCALES, "dozen"], key=len, reverse=True))
-_WORD_NUM = (
-    rf"(?:a\s+(?=(?:hundred|thousand|dozen)\b))?(?:{_WORD})(?:(?:\s+and\s+|[\s-]+)(?:{_WORD}))*"
-)
-_DIGIT_NUM = (
-    r"(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d,])|\d+(?:\.\d+)?)"
-    r"(?:\s?(?:[kK]|thousand|million)(?![A-Za-z]))?"
-)
-_NUM_RE = re.compile(
-    rf"\b(?<![\w$£€.,/])(?<![A-Za-z]-)(?:{_DIGIT_NUM}|(?i:\b{_WORD_NUM}\b))(?![\w/]|[.,]\d|-(?!strong)[A-Za-z])"
-)
-_VAGUE_RE = re.compile(
-    r"(?i)\b(?:(?P<tens>tens\s+of\s+thousands)|(?P<pl>hundreds|thousands|dozens)|"
-    r"(?:several|a\s+few|some)\s+(?P<sg>hundred|thousand|dozen))(?:\s+of)?\b"
-)
-_VAGUE_RANGE = {
-    "dozens": (24.0, 99.0),
-    "hundreds": (200.0, 999.0),
-    "thousands": (2000.0, 9999.0),
-    "tens of thousands": (20000.0, 99999.0),
-}
-
-
-def parse_number(text: str) -> float | None:
-    """Parse "2,500", "2500", "2 500", "2.5k", "two thousand five hundred" to a number."""
-    s = text.strip().lower().replace("\u00a0", " ").replace("\u202f", " ")
-    m = re.fullmatch(r"(\d[\d, ]*(?:\.\d+)?)\s?(k|thousand|million)?", s)
-    if m:
-        digits = m.group(1)
-        if "," in digits and not re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", digits):
-            return None
-        if " " in digits and not re.fullmatch(r"\d{1,3}(?: \d{3})+", digits):
-            return None
-        value = float(digits.replace(",", "").replace(" ", ""))
-        scale = {"k": 1000, "thousand": 1000, "million": 1_000_000}.get(m.group(2) or "", 1)
-        return value * scale
-    words = [w for w in re.split(r"[\s-]+", s) if w and w != "and"]
-    if not words:
-        return None
-    total = current = 0
-    last = ""
-    for w in words:
-        if w == "a" and last == "":
-            current, last = 1, "unit"
-        elif w in _UNITS:
-            if last in ("unit", "teen") or (last == "tens" and _UNITS[w] >= 10):
-                return None
-            current += _UNITS[w]
-            last = "teen" if _UNITS[w] >= 10 else "unit"
-        elif w in _TENS:
-            if last in ("unit", "teen", "tens"):
-                return None
-            current += _TENS[w]
-            last = "tens"
-        elif w == "dozen":
-            current, last = max(current, 1) * 12, "scale"
-        elif w == "hundred":
-            if current >= 100:
-                return None
-            current, last = max(current, 1) * 100, "scale"
-        elif w in _SCALES:
-            total += max(current, 1) * _SCALES[w]
-            current, last = 0, "scale"
-        else:
-            return None
-    return float(total + current)
 
 
 # ---------------------------------------------------------------------------------------
@@ -329,11 +247,11 @@ class _Num:
 def _numbers(s: str, masked: list[tuple[int, int]]) -> list[_Num]:
     """All number mentions in a sentence outside date spans, with ranges merged."""
     nums: list[_Num] = []
-    for m in _VAGUE_RE.finditer(s):
+    for m in VAGUE_RE.finditer(s):
         key = (m.group("tens") or m.group("pl") or (m.group("sg") + "s")).lower()
         key = "tens of thousands" if key.startswith("tens") else key
         nums.append(_Num(m.start(), m.end(), None, vague=key))
-    for m in _NUM_RE.finditer(s):
+    for m in NUM_RE.finditer(s):
         if any(a <= m.start() < b for a, b in masked) or any(
             n.start <= m.start() < n.end for n in nums
         ):
@@ -535,7 +453,7 @@ def _make_count(
 ) -> Fact:
     qualifier = qual.lower() if qual else "exact"
     if n.vague:
-        bounds = _VAGUE_RANGE[n.vague]
+        bounds = VAGUE_RANGE[n.vague]
         return _span_fact(kind, n.vague, bounds, None, "vague", "vague", s, base, start, end)
     assert n.value is not None
     if n.high is not None:
