@@ -86,7 +86,13 @@ class StateBriefingsSpider(NewswatchSpider):
             self.not_html(response)
             yield from self._next_listing(page)
             return
-        links = response.css("li.collection-result a::attr(href)").getall()
+        # One link per item: the title link (other links in an item are tags or media).
+        links = [
+            item.css("a.collection-result__link::attr(href)").get()
+            or item.css("a::attr(href)").get()
+            for item in response.css("li.collection-result")
+        ]
+        links = [href for href in links if href]
         if not links:
             self.context.error(f"listing has no briefings (has the page layout changed?): "
                                f"{response.url}")
