@@ -87,12 +87,12 @@ class StateBriefingsSpider(NewswatchSpider):
             yield from self._next_listing(page)
             return
         # One link per item: the title link (other links in an item are tags or media).
-        links = [
-            item.css("a.collection-result__link::attr(href)").get()
-            or item.css("a::attr(href)").get()
+        links: list[str] = [
+            href
             for item in response.css("li.collection-result")
+            if (href := item.css("a.collection-result__link::attr(href)").get()
+                or item.css("a::attr(href)").get())
         ]
-        links = [href for href in links if href]
         if not links:
             self.context.error(f"listing has no briefings (has the page layout changed?): "
                                f"{response.url}")
