@@ -18,7 +18,7 @@ from crawler.archive import ReadOnlyQuery
 
 TABLES = ("sources", "documents", "versions", "facts", "changes", "corroborations", "alerts",
           "runs")
-CHANGE_TYPES = ("change", "revision", "conflict")
+CHANGE_TYPES = ("change", "revision", "conflict", "baseline")
 # snippet() markers: control characters never found in extracted text.
 HIT_START, HIT_END = "\x02", "\x03"
 
@@ -280,6 +280,8 @@ def list_changes(
     if type:
         where.append("c.type = ?")
         params.append(type)
+    else:
+        where.append("c.type != 'baseline'")  # a tracker's first value is not a change
     if tracker:
         where.append("c.tracker = ?")
         params.append(tracker)

@@ -474,7 +474,8 @@ def changes(state: State, story: str | None, tracker: str | None, since: str | N
     table(["id", "detected_at", "tracker", "type", "change", "source", "corroborations",
            "sentence", "url"],
           [[r["id"], r["detected_at"], r["tracker"], r["type"],
-            f"{r['old_display'] or '?'} → {r['new_display']}", r["source"],
+            f"{r['old_display']} → {r['new_display']}" if r["old_display"]
+            else r["new_display"], r["source"],
             r["corroborations"], _short(r["sentence"], 120), r["url"]] for r in rows])
 
 

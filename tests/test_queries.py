@@ -90,6 +90,12 @@ def config(tmp_path: Path) -> Path:
     archive.store(report(*drawdown[:4], REVISED, config_path=path))
     db = archive.db
     with db.atomic():
+        db.table("changes").insert({
+            "story": STORY["name"], "tracker": "us-troops-iraq", "kind": "troops",
+            "type": "baseline", "new_value": "2500", "new_display": "~2,500",
+            "new_fact_id": fact_id(db, REPORTS[1][0], "~2,500"),
+            "detected_at": "2025-09-27T10:00:00+00:00",
+        })
         change = db.table("changes").insert({
             "story": STORY["name"], "tracker": "us-troops-iraq", "kind": "troops",
             "type": "change", "old_value": "2500", "new_value": "2000",
@@ -247,7 +253,8 @@ def test_facts_history_marks_changes_and_revisions(config: Path) -> None:
         ("2025-10-01", "~2,500"), ("2025-10-01", "<2,000"),
         ("2025-10-01", "~2,500"), ("2025-10-01", "<1,500"),
     ]
-    assert [r["change_type"] for r in rows] == [None, None, None, "change", None, "revision"]
+    assert [r["change_type"] for r in rows] == [
+        None, "baseline", None, "change", None, "revision"]
     assert [r["current"] for r in rows] == [True, True, False, False, True, True]
     assert rows[0]["source"] == "wire" and rows[0]["url"] == "http://wire.test/talks"
     assert "900" not in {r["value"] for r in rows}  # Syria's figure is not_about
@@ -380,6 +387,9 @@ def test_changes_lists_evidence_and_corroborations(config: Path) -> None:
     table = tsv(run(config, "changes"))
     assert table[1]["change"] == "~2,500 → <2,000" and table[1]["corroborations"] == "1"
     assert run(config, "changes", "--type", "bogus").exit_code == 2
+    baselines = jsonl(run(config, "changes", "--type", "baseline", "--json"))
+    assert [(r["old_display"], r["new_display"]) for r in baselines] == [(None, "~2,500")]
+    assert tsv(run(config, "changes", "--type", "baseline"))[0]["change"] == "~2,500"
 
 
 # ---------------------------------------------------------------- sql and export
@@ -440,7 +450,7 @@ def test_export_formats_and_output_file(config: Path, tmp_path: Path) -> None:
     lines = jsonl(run(config, "export", "--format", "jsonl"))
     assert len(lines) == 4 and lines[0]["url"] == "http://wire.test/talks"
     array = json.loads(run(config, "export", "--format", "json", "--table", "changes").stdout)
-    assert [c["type"] for c in array] == ["change", "revision"]
+    assert [c["type"] for c in array] == ["baseline", "change", "revision"]
     out = tmp_path / "facts.csv"
     assert run(config, "export", "--format", "csv", "--table", "facts", "--output", str(out)
                ).exit_code == 0
