@@ -276,7 +276,7 @@ class Archive:
     def write(self) -> Iterator[sqlite_utils.Database]:
         """A write transaction that takes the write lock at BEGIN (nested: a savepoint)."""
         if self.db.conn.in_transaction:
-            with self.write():
+            with self.db.atomic():  # a savepoint
                 yield self.db
             return
         self.db.execute("BEGIN IMMEDIATE")
@@ -365,7 +365,7 @@ class Archive:
         content_hash = text_hash(report["text"])
         with self.write():
             row = self.db.execute(
-                "SELECT d.id, v.content_hash FROM documents d "
+                "SELECT d.id, v.content_hash, v.via FROM documents d "
                 "LEFT JOIN versions v ON v.id = d.current_version WHERE d.url = ?",
                 [report["url"]],
             ).fetchone()
@@ -384,7 +384,10 @@ class Archive:
                 status = "new"
             else:
                 doc_id = row[0]
-                if row[1] == content_hash:
+                # The feed's own text standing in for a page that failed this time
+                # is not a revision of the page we archived.
+                fallback = report.get("via") == "feed" and row[2] == "page"
+                if row[1] == content_hash or fallback:
                     # Keep what we knew when the new fetch lacks it (e.g. feed fallback).
                     meta = {k: v for k, v in meta.items() if v is not None}
                     self.db.table("documents").update(doc_id, meta)

@@ -3,14 +3,17 @@
 Facts are evaluated once, per tracker, in publication order. For every fact:
 
 - the first value a tracker ever gets is its **baseline** (recorded, not alerted);
+  so are the changes found in the same pass (a first crawl backfills history);
 - a value the same as the current one (within the tolerance; dates at the
-  granularity both share) **corroborates** the change that set it;
-- a value that differs is a **change**, or a **revision** when it comes from a
-  new version of an article whose previous version stated another value (then
-  the change carries a word diff of the edited passage);
+  granularity both share; figures of different forms whose intervals overlap)
+  **corroborates** the change that set it; a finer date that agrees with a
+  coarser one ("September 2026" after "2026") is a **refinement** (not alerted);
 - a value that repeats an older value of the tracker, or comes from a report
   published before the current value's report, is a **conflict** (a stale copy):
-  recorded, alerted only when ``changes.alert_conflicts`` is set.
+  recorded once per value, alerted only when ``changes.alert_conflicts`` is set;
+- any other value is a **change**, or a **revision** when it comes from a new
+  version of an article whose previous version stated another value (then the
+  change carries a word diff of the edited passage).
 
 Vague figures ("hundreds") and relative ones ("20%") never move a tracker: they
 cannot contradict a stated figure. Each fact's outcome — the change row, its
@@ -32,7 +35,9 @@ from crawler.textdiff import changed_passage, word_diff
 
 log = logging.getLogger(__name__)
 
-ACCEPTED = ("baseline", "change", "revision")  # change types that set a tracker's value
+# change types that set a tracker's value; a refinement is a finer statement of the
+# same value ("by September 2026" after "in 2026"): recorded, never alerted
+ACCEPTED = ("baseline", "change", "revision", "refinement")
 ALERTED = ("change", "revision")
 NOT_COMPARABLE = ("vague", "relative")
 
@@ -54,16 +59,34 @@ def _direction(granularity: str) -> str:
 
 
 def same_value(a: dict[str, Any], b: dict[str, Any], tolerance: float) -> bool:
-    """Whether two facts of one kind state the same value (re-wording is not a change)."""
+    """Whether two facts of one kind state the same value (re-wording is not a change).
+
+    Figures of one form (two estimates, two upper bounds, two ranges) are the same
+    when they are within the tolerance, so a moved bound is a change. Figures of
+    different forms ("about 1,900" and "fewer than 2,000") are the same when their
+    intervals overlap: they are compatible statements, not news.
+    """
     if a["kind"] == "timeline":
         va, vb = a["value"], b["value"]
         shared = min(len(va), len(vb))  # "2026" vs "2026-09": compare the year only
         return bool(va[:shared] == vb[:shared])
     if _direction(a["granularity"]) != _direction(b["granularity"]):
-        return False
+        return _overlap(a, b)
     if a["granularity"] == "range":
         return _close(a["low"], b["low"], tolerance) and _close(a["high"], b["high"], tolerance)
     return _close(a["number"], b["number"], tolerance)
+
+
+def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    inf = float("inf")
+    a_low, a_high = a["low"] or 0.0, inf if a["high"] is None else a["high"]
+    b_low, b_high = b["low"] or 0.0, inf if b["high"] is None else b["high"]
+    return bool(a_low < b_high and b_low < a_high)
+
+
+def _finer(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """A date stated more precisely than another ("2026-09" than "2026")."""
+    return a["kind"] == "timeline" and len(a["value"]) > len(b["value"])
 
 
 def _close(x: float | None, y: float | None, tolerance: float) -> bool:
@@ -100,6 +123,9 @@ class Detector:
         pending = list(self.db.query(
             FACT_SQL + " WHERE f.evaluated = 0 ORDER BY day, f.version_id, f.start, f.id"
         ))
+        # Trackers without a value yet are being backfilled: a first crawl of feeds
+        # holding months of reports records their history, it does not alert it.
+        self.backfill = {name for name in self.trackers if self._current(name) is None}
         detected = []
         for fact in pending:
             found = self._evaluate(fact)
@@ -160,20 +186,41 @@ class Detector:
         if any(same_value(fact, b, tolerance) for b in before):
             self._mark(fact)  # unchanged in this revision: evaluated with the earlier version
             return None
-        if before:
-            return self._record(fact, tracker, "revision", _replaced(fact, before))
         if same_value(fact, cur, tolerance):
+            if _finer(fact, cur):
+                return self._record(fact, tracker, "refinement", cur)
             self._corroborate(change["id"], fact, cur)
             return None
         stale = fact["day"] < cur["day"] or any(
-            same_value(fact, old, tolerance) for old in self._older_values(tracker.name, cur["id"])
+            # an older value the current one replaced (not one it merely refined)
+            same_value(fact, old, tolerance) and not same_value(old, cur, tolerance)
+            for old in self._older_values(tracker.name, cur["id"])
         )
         if stale and self._version_states(fact, cur, tolerance):
             # The report gives the current value too ("cut from about 2,500 to fewer
             # than 2,000"): the older figure is history, not a stale copy.
             self._mark(fact)
             return None
-        return self._record(fact, tracker, "conflict" if stale else "change", cur)
+        if stale:
+            earlier = self._conflict_with(tracker.name, fact, tolerance)
+            if earlier is not None:  # the same stale value again: one conflict, more copies
+                self._corroborate(earlier, fact, cur)
+                return None
+            return self._record(fact, tracker, "conflict", cur)
+        if before and self.config.changes.revisions:
+            return self._record(fact, tracker, "revision", _replaced(fact, before))
+        return self._record(fact, tracker, "change", cur)
+
+    def _conflict_with(self, tracker: str, fact: dict[str, Any], tolerance: float) -> int | None:
+        """A conflict already recorded for this value since the current value was set."""
+        rows = self.db.query(
+            "SELECT c.id, f.kind, f.value, f.granularity, f.number, f.low, f.high "
+            "FROM changes c JOIN facts f ON f.id = c.new_fact_id WHERE c.tracker = ? "
+            "AND c.type = 'conflict' AND c.id > (SELECT max(id) FROM changes "
+            f"WHERE tracker = ? AND type IN {ACCEPTED})",
+            [tracker, tracker],
+        )
+        return next((r["id"] for r in rows if same_value(fact, r, tolerance)), None)
 
     def _version_states(self, fact: dict[str, Any], cur: dict[str, Any], tolerance: float) -> bool:
         return any(
@@ -202,8 +249,9 @@ class Detector:
         diff = None
         if type_ == "revision" and old is not None:
             diff = json.dumps(self._diff(old, fact))
-        alerted = type_ in ALERTED and (type_ != "revision" or self.config.changes.revisions)
-        alerted = alerted or (type_ == "conflict" and self.config.changes.alert_conflicts)
+        alerted = type_ in ALERTED or (type_ == "conflict" and self.config.changes.alert_conflicts)
+        if tracker.name in self.backfill:
+            alerted = False
         now = iso()
         with self.archive.write():
             change_id = self.archive.add("changes", {

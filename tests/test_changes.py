@@ -84,13 +84,22 @@ def rows(config_dir: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 def test_same_value_rules() -> None:
-    approx = {"kind": "troops", "granularity": "approx", "number": 2500.0}
-    about = {"kind": "troops", "granularity": "exact", "number": 2520.0}
-    fewer = {"kind": "troops", "granularity": "upper", "number": 2000.0}
-    fewer_500 = {"kind": "troops", "granularity": "upper", "number": 500.0}
+    def count(granularity: str, number: float, low: float | None, high: float | None
+              ) -> dict[str, Any]:
+        return {"kind": "troops", "granularity": granularity, "number": number,
+                "low": low, "high": high}
+
+    approx = count("approx", 2500, 2375, 2625)
+    about = count("exact", 2520, 2520, 2520)
+    fewer = count("upper", 2000, 0, 2000)
+    fewer_500 = count("upper", 500, 0, 500)
+    about_1900 = count("approx", 1900, 1805, 1995)
+    more_80, members_86 = count("lower", 80, 80, None), count("exact", 86, 86, 86)
     assert same_value(approx, about, 0.05)  # re-wording, within tolerance
-    assert not same_value(approx, fewer, 0.05)
+    assert not same_value(approx, fewer, 0.05)  # ~2,500 and <2,000 exclude each other
     assert not same_value(fewer, fewer_500, 0.05)  # a moved bound is a change
+    assert same_value(about_1900, fewer, 0.05)  # compatible statements of one drawdown
+    assert same_value(members_86, more_80, 0.05)
     year = {"kind": "timeline", "value": "2026"}
     sept = {"kind": "timeline", "value": "2026-09"}
     dec = {"kind": "timeline", "value": "2026-12"}
@@ -317,3 +326,89 @@ def test_alerts_test_command_uses_the_real_channels(tmp_path: Path, site: NewsSi
     assert failing.exit_code == 1
     assert "slack: FAILED" in failing.output
     assert slack.url not in failing.output  # the webhook URL is a secret
+
+
+def _detector_config(tmp_path: Path, changes: str = "") -> Any:
+    from crawler.config import load_config
+
+    (tmp_path / "config.yaml").write_text(
+        "sources: [{name: news, type: feed, url: 'http://127.0.0.1/feed'}]\n"
+        "stories:\n  - name: s\n    match: {all: [Iraq]}\n    trackers:\n"
+        "      - {name: us-troops-iraq, kind: troops, about: [Iraq], not_about: [Syria]}\n"
+        "      - {name: coalition-end, kind: timeline, about: [coalition], cues: [end]}\n"
+        f"alerts: {{mailbox: box.mbox}}\n{changes}")
+    return load_config(tmp_path / "config.yaml")
+
+
+def _outcomes(archive: Any, config: Any) -> list[tuple[str, str | None, str, int]]:
+    from crawler.changes import detect_changes
+
+    return [(d.type, d.old_display, d.new_display, d.alerts)
+            for d in detect_changes(archive, config)]
+
+
+def test_detector_edge_cases(tmp_path: Path) -> None:
+    """Cases from review: revisions, backfill, refinements, repeated conflicts, fallbacks."""
+    from crawler.archive import Archive
+
+    config = _detector_config(tmp_path, "changes: {alert_conflicts: true}\n")
+    archive = Archive.open(config.archive)
+    # A first pass over history records changes without alerting them (backfill).
+    _store(archive, config, "http://b/1", "2024-09-06",
+           "The United States has approximately 2,500 troops in Iraq.")
+    _store(archive, config, "http://a/1", "2024-12-01",
+           "The United States has about 2,400 troops in Iraq.")
+    assert _outcomes(archive, config) == [("baseline", None, "~2,500", 0)]  # 2,400: same
+    _store(archive, config, "http://c/1", "2025-01-10",
+           "The United States will keep fewer than 2,000 troops in Iraq.")
+    assert _outcomes(archive, config) == [("change", "~2,500", "<2,000", 1)]
+    # B edits its old article to the value already alerted: no second alert.
+    _store(archive, config, "http://b/1", "2024-09-06",
+           "The United States will keep fewer than 2,000 troops in Iraq.")
+    assert _outcomes(archive, config) == []
+    # Another outlet's estimate inside the bound is the same drawdown, not news.
+    _store(archive, config, "http://d/1", "2025-01-11",
+           "About 1,900 US troops remain in Iraq.")
+    assert _outcomes(archive, config) == []
+    # Two stale copies of the old figure: one conflict (alerted, as configured), not two.
+    for url in ("http://e/1", "http://f/1"):
+        _store(archive, config, url, "2025-01-12",
+               "The United States has approximately 2,500 troops in Iraq.")
+    assert _outcomes(archive, config) == [("conflict", "<2,000", "~2,500", 1)]
+    # A feed summary standing in for a failed page is not a revision of the page.
+    archive.store({"url": "http://c/1", "source": "news", "text": "Iraq: short summary.",
+                   "via": "feed", "stories": ["s"], "facts": []})
+    assert archive.scalar("SELECT count(*) FROM versions v JOIN documents d "
+                          "ON d.id = v.document_id WHERE d.url = 'http://c/1'") == 1
+    archive.close()
+
+
+def test_timeline_refinement_then_move(tmp_path: Path) -> None:
+    from crawler.archive import Archive
+
+    config = _detector_config(tmp_path)
+    archive = Archive.open(config.archive)
+    _store(archive, config, "http://a/1", "2025-01-01",
+           "The coalition mission in Iraq will end in 2026.")
+    assert _outcomes(archive, config) == [("baseline", None, "2026", 0)]
+    _store(archive, config, "http://b/1", "2025-02-01",
+           "The coalition mission in Iraq will end by September 2026.")
+    assert _outcomes(archive, config) == [("refinement", "2026", "Sep 2026", 0)]
+    _store(archive, config, "http://c/1", "2025-03-01",
+           "The coalition mission in Iraq will now end by December 2026.")
+    assert _outcomes(archive, config) == [("change", "Sep 2026", "Dec 2026", 1)]
+    archive.close()
+
+
+def test_revisions_off_still_alert_the_change(tmp_path: Path) -> None:
+    from crawler.archive import Archive
+
+    config = _detector_config(tmp_path, "changes: {revisions: false}\n")
+    archive = Archive.open(config.archive)
+    _store(archive, config, "http://a/1", "2025-01-01",
+           "The United States has approximately 2,500 troops in Iraq.")
+    _outcomes(archive, config)
+    _store(archive, config, "http://a/1", "2025-01-01",
+           "The United States will keep fewer than 2,000 troops in Iraq.")
+    assert _outcomes(archive, config) == [("change", "~2,500", "<2,000", 1)]
+    archive.close()
