@@ -112,7 +112,7 @@ def pass_in_process(config: Path) -> float:
 
     cfg = load_config(config)
     archive = Archive.open(cfg.archive)
-    extractor = Extractor(cfg.crawl.extract_workers)
+    extractor = Extractor(cfg.crawl.extract_workers, cfg.crawl.extract_timeout)
     try:
         run_on_reactor(crawl_pass(cfg, archive, list(cfg.sources), extractor))  # warm-up
         start = time.perf_counter()

@@ -61,7 +61,7 @@ def crawl(state: State, source_names: tuple[str, ...], as_json: bool) -> None:
         s for s in config.sources if s.enabled
     ]
     with writer(config) as archive:
-        extractor = Extractor(config.crawl.extract_workers)
+        extractor = Extractor(config.crawl.extract_workers, config.crawl.extract_timeout)
         status, progress = _progress_printer()
         try:
             if status:

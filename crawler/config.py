@@ -154,6 +154,7 @@ class CrawlConfig:
     http_cache: bool = True
     cache_dir: str = ".newswatch-cache"  # relative to the archive's folder
     extract_workers: int = 0  # processes for trafilatura; 0 = one per CPU
+    extract_timeout: float = 120.0  # seconds one page may take to extract
     allow_private: bool = False
 
 
@@ -468,6 +469,8 @@ def _crawl(raw: Any) -> CrawlConfig:
         http_cache=_bool(data.get("http_cache"), "crawl.http_cache", d.http_cache),
         cache_dir=_str(data.get("cache_dir"), "crawl.cache_dir", default=d.cache_dir),
         extract_workers=int(_number(data.get("extract_workers"), "crawl.extract_workers", 0)),
+        extract_timeout=_number(data.get("extract_timeout"), "crawl.extract_timeout", 120.0,
+                                minimum=1),
         allow_private=_bool(data.get("allow_private"), "crawl.allow_private", d.allow_private),
     )
 

@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,11 +102,21 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
-class Extractor:
-    """A pool of extraction worker processes used from the event loop."""
+class ExtractionTimeout(Exception):
+    """A page took longer than the extraction timeout; its worker was replaced."""
 
-    def __init__(self, workers: int = 0):
+
+class Extractor:
+    """A pool of extraction worker processes used from the event loop.
+
+    A worker that crashes (out of memory, a parser segfault) or hangs on a page
+    does not take extraction down: the pool is replaced and the page is retried
+    once (after a crash) or reported (after a timeout).
+    """
+
+    def __init__(self, workers: int = 0, timeout: float = 120.0):
         self.workers = workers or os.cpu_count() or 2
+        self.timeout = timeout
         self._pool: ProcessPoolExecutor | None = None
 
     def _ensure(self) -> ProcessPoolExecutor:
@@ -119,9 +130,41 @@ class Extractor:
 
     async def run(self, fn: Any, *args: Any) -> Any:
         """Run ``fn(*args)`` in a worker and await its result."""
-        return await asyncio.wrap_future(self._ensure().submit(fn, *args))
+        for attempt in (1, 2):
+            pool = self._ensure()
+            try:
+                future = asyncio.wrap_future(pool.submit(fn, *args))
+                return await asyncio.wait_for(future, self.timeout)
+            except BrokenProcessPool:
+                log.warning("an extraction worker died; starting new workers")
+                self._replace(pool)
+                if attempt == 2:
+                    raise
+            except TimeoutError:
+                log.warning("extraction took over %.0fs; replacing the workers", self.timeout)
+                self._replace(pool)
+                raise ExtractionTimeout(f"extraction took over {self.timeout:.0f}s") from None
+        raise AssertionError("unreachable")
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+    def _replace(self, pool: ProcessPoolExecutor) -> None:
+        """Drop a broken or hung pool (once, however many tasks notice it)."""
+        if self._pool is pool:
             self._pool = None
+            _stop(pool, wait=0)
+
+    def close(self, wait: float = 10.0) -> None:
+        """Stop the workers: let a running page finish for ``wait`` seconds, then kill."""
+        if self._pool is not None:
+            _stop(self._pool, wait)
+            self._pool = None
+
+
+def _stop(pool: ProcessPoolExecutor, wait: float) -> None:
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + wait
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join(1)

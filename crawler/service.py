@@ -51,7 +51,7 @@ class Service:
         self.config = config
         self._reload = reload or (lambda: load_config(config.path))
         self.archive: Archive | None = None
-        self.extractor = Extractor(config.crawl.extract_workers)
+        self.extractor = Extractor(config.crawl.extract_workers, config.crawl.extract_timeout)
         self.scheduler: Any = None
         self._stopping: asyncio.Event | None = None
         self._signals = 0
