@@ -308,8 +308,10 @@ class Archive:
         with self.write():
             return self.add("runs", {"source": source, "started": iso(), "status": "running"})
 
-    def finish_run(self, run_id: int, source: str, counts: RunCounts, details: list[str]) -> None:
-        status = "ok" if not counts.errors else ("failed" if not counts.fetched else "partial")
+    def finish_run(self, run_id: int, source: str, counts: RunCounts, details: list[str],
+                   status: str | None = None) -> None:
+        if status is None:
+            status = "ok" if not counts.errors else ("failed" if not counts.fetched else "partial")
         now = iso()
         with self.write():
             self.db.table("runs").update(
@@ -338,6 +340,14 @@ class Archive:
                 },
                 pk="name",
             )
+
+    def close_interrupted_runs(self) -> int:
+        """Runs a killed process left 'running' are marked 'interrupted' (call under the lock)."""
+        with self.write():
+            cursor = self.db.execute(
+                "UPDATE runs SET status = 'interrupted', finished = ? WHERE status = 'running'",
+                [iso()])
+        return cursor.rowcount
 
     def _has_source(self, name: str) -> bool:
         return bool(self.db.execute("SELECT 1 FROM sources WHERE name = ?", [name]).fetchone())

@@ -100,6 +100,7 @@ def writer(config: Config) -> Iterator[Archive]:
     archive = Archive.open(config.archive)
     try:
         ArchiveOutbox(archive, config).recover()
+        archive.close_interrupted_runs()
         yield archive
     finally:
         archive.close()

@@ -153,7 +153,16 @@ async def crawl_sources(
         log.info("[%s run %s] crawling %s", source.name, ctx.run_id, source.url)
         contexts.append(ctx)
         tasks.append(runner.crawl(SPIDERS[source.type], context=ctx))
-    results = await asyncio.gather(*tasks, return_exceptions=True)
+    try:
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+    except asyncio.CancelledError:
+        # Shutting down: stop the engines, and record the runs as interrupted.
+        await runner.stop()
+        for ctx in contexts:
+            ctx.details.append("interrupted: the crawl was stopped before it finished")
+            archive.finish_run(ctx.run_id, ctx.source.name, ctx.counts, ctx.details,
+                               status="interrupted")
+        raise
     summaries = []
     for ctx, result in zip(contexts, results, strict=True):
         if isinstance(result, BaseException):

@@ -57,6 +57,7 @@ class Service:
         self._signals = 0
         self._post_lock: asyncio.Lock | None = None
         self._active: set[asyncio.Task[Any]] = set()
+        self._threads: set[asyncio.Future[Any]] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -73,6 +74,7 @@ class Service:
             from crawler.notify import ArchiveOutbox
 
             ArchiveOutbox(self.archive, self.config).recover()
+            self.archive.close_interrupted_runs()
             self.archive.sync_sources(self.config.sources)
             self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
             self._schedule()
@@ -130,6 +132,8 @@ class Service:
             if pending:
                 log.warning("%d crawl(s) cut short after the grace period", len(pending))
                 await asyncio.gather(*pending, return_exceptions=True)
+        if self._threads:
+            await asyncio.gather(*self._threads, return_exceptions=True)
         self.scheduler.shutdown(wait=False)
 
     # ------------------------------------------------------------------ jobs
@@ -182,7 +186,13 @@ class Service:
         """Detect changes and deliver alerts in a thread (SMTP may block), one at a time."""
         assert self._post_lock is not None
         async with self._post_lock:
-            await asyncio.to_thread(self._post_process_sync, self.config)
+            # Shielded and tracked: a cancelled job must not release the archive
+            # lock while its thread is still delivering alerts.
+            work = asyncio.get_running_loop().run_in_executor(
+                None, self._post_process_sync, self.config)
+            self._threads.add(work)
+            work.add_done_callback(self._threads.discard)
+            await asyncio.shield(work)
 
     @staticmethod
     def _post_process_sync(config: Config) -> None:

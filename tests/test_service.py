@@ -205,6 +205,31 @@ def test_sigkill_mid_run_loses_nothing_and_sends_no_duplicate(tmp_path: Path,
             service.send_signal(signal.SIGTERM)
             service.wait(timeout=15)
         assert service.returncode == 0
+        assert query(tmp_path, "SELECT count(*) FROM runs WHERE status = 'running'") == [(0,)]
         assert query(tmp_path, "SELECT count(*) FROM documents")[0][0] == documents
         assert len(smtp.messages) == 1  # the alert was not sent again
         assert query(tmp_path, "SELECT status FROM alerts") == [("sent",)]
+
+
+def test_sigterm_cuts_a_hung_crawl_after_the_grace_period(tmp_path: Path, site: NewsSite) -> None:
+    site.publish(BASELINE)
+    site.server.delay("/feed.xml", 30)  # the source hangs
+    config = write_config(tmp_path, site, 1)
+    config.write_text(config.read_text().replace("grace: 5", "grace: 1")
+                      .replace("timeout: 2", "timeout: 60"))
+    service = subprocess.Popen(
+        [sys.executable, "-m", "crawler", "--config", str(config), "run"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_until(lambda: query(tmp_path, "SELECT 1 FROM runs WHERE source = 'news' "
+                                           "AND status = 'running'"), what="a hung run")
+    finally:
+        started = time.monotonic()
+        service.send_signal(signal.SIGTERM)
+        _, err = service.communicate(timeout=20)
+    assert time.monotonic() - started < 8
+    assert service.returncode == 0, err
+    assert "cut short after the grace period" in err
+    statuses = {s for (s,) in query(tmp_path, "SELECT status FROM runs WHERE source = 'news'")}
+    assert statuses == {"interrupted"}
