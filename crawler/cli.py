@@ -44,6 +44,7 @@ def config_secrets(config: Config) -> list[str | None]:
         alerts.email.password if alerts.email else None,
         alerts.slack_webhook_url,
         *alerts.apprise,
+        *config.env_values,
     ]
 
 
@@ -82,13 +83,17 @@ class State:
                 self._config = load_config(self.config_path)
             except ConfigError as e:
                 raise UsageProblem(f"config error: {e}") from None
-            level = self._config.service.log_level
-            if self.verbose:
-                level = "DEBUG" if self.verbose > 1 else "INFO"
-            elif self.quiet:
-                level = "ERROR"
-            setup_logging(level, config_secrets(self._config))
+            self.configure_logging(self._config)
         return self._config
+
+    def configure_logging(self, config: Config) -> None:
+        """Log level from config or -v/-q; the config's secrets masked."""
+        level = config.service.log_level
+        if self.verbose:
+            level = "DEBUG" if self.verbose > 1 else "INFO"
+        elif self.quiet:
+            level = "ERROR"
+        setup_logging(level, config_secrets(config))
 
 
 pass_state = click.make_pass_decorator(State)

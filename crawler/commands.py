@@ -206,7 +206,9 @@ def run(state: State) -> None:
 def _reload(state: State) -> Config:
     from crawler.config import load_config
 
-    return load_config(state.config_path)
+    config = load_config(state.config_path)
+    state.configure_logging(config)  # mask the new config's secrets too
+    return config
 
 
 @cli.command()

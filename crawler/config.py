@@ -175,6 +175,7 @@ class Config:
     changes: ChangesConfig = ChangesConfig()
     crawl: CrawlConfig = CrawlConfig()
     service: ServiceConfig = ServiceConfig()
+    env_values: tuple[str, ...] = field(default=(), repr=False)  # what ${VAR}s expanded to
 
     def source(self, name: str) -> Source:
         for source in self.sources:
@@ -290,13 +291,17 @@ def _url(value: Any, key: str) -> str:
     return url
 
 
-def expand_env(value: Any, environ: dict[str, str], key: str = "top level") -> Any:
-    """Replace ${VAR} in every string value; a missing variable is an error naming the key."""
+def expand_env(value: Any, environ: dict[str, str], key: str = "top level",
+               used: set[str] | None = None) -> Any:
+    """Replace ${VAR} in every string value; a missing variable is an error naming the key.
+
+    The values substituted are added to ``used`` (they are masked in logs).
+    """
     if isinstance(value, dict):
-        return {k: expand_env(v, environ, f"{k}" if key == "top level" else f"{key}.{k}")
+        return {k: expand_env(v, environ, f"{k}" if key == "top level" else f"{key}.{k}", used)
                 for k, v in value.items()}
     if isinstance(value, list):
-        return [expand_env(v, environ, f"{key}[{i}]") for i, v in enumerate(value)]
+        return [expand_env(v, environ, f"{key}[{i}]", used) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
 
@@ -307,6 +312,8 @@ def expand_env(value: Any, environ: dict[str, str], key: str = "top level") -> A
                 f"{key}: environment variable {name} is not set "
                 f"(referenced as ${{{name}}}); export it or remove the reference"
             )
+        if used is not None:
+            used.add(environ[name])
         return environ[name]
 
     return _ENV_REF.sub(sub, value)
@@ -507,7 +514,8 @@ def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
         raise ConfigError(f"{where}not valid YAML ({getattr(e, 'problem', e)})") from e
-    data = expand_env(_mapping(data, "top level"), env)
+    substituted: set[str] = set()
+    data = expand_env(_mapping(data, "top level"), env, used=substituted)
     sections = {"archive", "sources", "stories", "alerts", "changes", "crawl", "service"}
     _check_keys(data, "top level", sections)
     base = path.resolve().parent
@@ -533,6 +541,7 @@ def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -
         changes=_changes(data.get("changes")),
         crawl=crawl,
         service=_service(data.get("service")),
+        env_values=tuple(sorted(substituted)),
     )
 
 

@@ -13,6 +13,7 @@ from crawler.cli import SecretsFilter, cli
 
 PASSWORD = "hunter2-very-secret"
 TOKEN = "XoXoSecretWebhookToken42"
+API_KEY = "feed-api-key-31337"
 
 
 def test_secrets_filter_masks_values_in_messages_and_args() -> None:
@@ -32,7 +33,7 @@ def test_secrets_never_reach_the_log(tmp_path: Path) -> None:
     config.write_text(f"""archive: {tmp_path / 'a.db'}
 crawl: {{timeout: 2, retries: 0, autothrottle: false}}
 sources:
-  - {{name: news, type: feed, url: "{site.server.url}/feed.xml", revisit: 0}}
+  - {{name: news, type: feed, url: "{site.server.url}/feed.xml?key=${{NEWS_KEY}}", revisit: 0}}
 stories:
   - name: s
     match: {{all: [Iraq]}}
@@ -42,7 +43,7 @@ alerts:
   email: {{smtp: "smtp://alerts@127.0.0.1:{dead}", starttls: true, from: a@test, to: [b@test]}}
   slack: {{webhook_url: "${{HOOK}}"}}
 """)
-    env = {"NEWSWATCH_SMTP_PASSWORD": PASSWORD, "HOOK": webhook}
+    env = {"NEWSWATCH_SMTP_PASSWORD": PASSWORD, "HOOK": webhook, "NEWS_KEY": API_KEY}
     try:
         site.publish(BASELINE)
         runner = CliRunner()
@@ -58,5 +59,6 @@ alerts:
     assert "via 'slack': attempt 1 failed" in output
     assert PASSWORD not in output  # ...without the secrets
     assert TOKEN not in output
+    assert "crawling" in output and API_KEY not in output  # any ${VAR} value is masked
     db = (tmp_path / "a.db").read_bytes()
     assert PASSWORD.encode() not in db and TOKEN.encode() not in db
