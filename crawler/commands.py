@@ -142,14 +142,24 @@ def alerts() -> None:
 @alerts.command("send")
 @click.option("--now", "ignore_backoff", is_flag=True,
               help="Retry every pending alert now, regardless of backoff.")
+@click.option("--retry-failed", is_flag=True,
+              help="Queue alerts that gave up (status failed) again, with fresh attempts.")
+@click.option("--resend-unknown", is_flag=True,
+              help="Queue alerts interrupted while sending (status unknown) again; "
+                   "they may arrive twice.")
 @pass_state
 @library_errors
-def alerts_send(state: State, ignore_backoff: bool) -> None:
+def alerts_send(state: State, ignore_backoff: bool, retry_failed: bool,
+                resend_unknown: bool) -> None:
     """Deliver the alerts that are due (all pending ones with --now)."""
-    from crawler.notify import deliver_alerts
+    from crawler.notify import ArchiveOutbox, deliver_alerts
 
     config = state.config
     with writer(config) as archive:
+        statuses = [s for s, on in (("failed", retry_failed), ("unknown", resend_unknown)) if on]
+        if statuses:
+            queued = ArchiveOutbox(archive, config).requeue(statuses)
+            click.echo(f"queued again: {queued} alert(s)")
         report = deliver_alerts(archive, config, ignore_backoff=ignore_backoff)
     click.echo(f"alerts: {report.sent} sent, {report.retried} to retry, {report.failed} failed, "
                f"{report.skipped} skipped")

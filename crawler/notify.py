@@ -125,6 +125,15 @@ class ArchiveOutbox:
                 "sent_at": iso(now) if status == "sent" else None,
             })
 
+    def requeue(self, statuses: list[str]) -> int:
+        """Make alerts with these statuses pending again, with a fresh attempt count."""
+        marks = ", ".join("?" for _ in statuses)
+        with self.archive.write():
+            cursor = self.db.execute(
+                f"UPDATE alerts SET status = 'pending', attempts = 0, next_attempt = ? "
+                f"WHERE status IN ({marks})", [iso(), *statuses])
+        return cursor.rowcount
+
     def recover(self) -> int:
         """Mark alerts left 'sending' by a killed process as 'unknown' (never resent)."""
         with self.archive.write():

@@ -117,10 +117,10 @@ class Service:
             log.error("config reload: the archive path cannot change while running; "
                       "restart the service instead")
             return
-        self.config = config
+        previous, self.config = self.config, config
         assert self.archive is not None
         self.archive.sync_sources(config.sources)
-        self._schedule()
+        self._schedule(previous)
         log.info("config reloaded: %d source(s)", len(config.sources))
 
     async def _shutdown(self) -> None:
@@ -138,21 +138,29 @@ class Service:
 
     # ------------------------------------------------------------------ jobs
 
-    def _schedule(self) -> None:
-        for job in self.scheduler.get_jobs():
-            job.remove()
+    def _schedule(self, previous: Config | None = None) -> None:
+        """(Re)create the jobs; on a reload, unchanged sources keep their next run."""
+        before = {s.name: s for s in previous.sources} if previous else {}
+        known = {job.id for job in self.scheduler.get_jobs()}
+        wanted = {f"source:{s.name}" for s in self.config.sources if s.enabled}
+        for job_id in known - wanted - {"alerts"}:
+            self.scheduler.remove_job(job_id)
         now = datetime.now(UTC)
         for source in self.config.sources:
-            if not source.enabled:
+            job_id = f"source:{source.name}"
+            if not source.enabled or (job_id in known and before.get(source.name) == source):
                 continue
+            # New sources run at once; a changed one runs on its new schedule.
+            first = {"next_run_time": now} if job_id not in known else {}
             self.scheduler.add_job(
                 self._crawl_job, _trigger(source, self.config.service.jitter),
-                args=[source.name], id=f"source:{source.name}", name=source.name,
-                max_instances=1, coalesce=True, next_run_time=now, misfire_grace_time=None,
+                args=[source.name], id=job_id, name=source.name, replace_existing=True,
+                max_instances=1, coalesce=True, misfire_grace_time=None, **first,
             )
         self.scheduler.add_job(
             self._alerts_job, "interval", seconds=self.config.alerts.every.total_seconds(),
             id="alerts", max_instances=1, coalesce=True, misfire_grace_time=None,
+            replace_existing=True,
         )
 
     async def _crawl_job(self, name: str) -> None:

@@ -264,6 +264,31 @@ def test_kill_between_sending_and_recording_sends_no_duplicate(
         assert len(set(subjects)) == 2
         states = rows(tmp_path, "SELECT status FROM alerts WHERE channel = 'email' ORDER BY id")
         assert sorted(s for (s,) in states) == ["sent", "unknown"]
+        # The user may decide to send the ambiguous one again.
+        again = newswatch(config, "alerts", "send", "--resend-unknown")
+        assert again.exit_code == 0 and "queued again: 1 alert(s)" in again.output
+        assert len(smtp.wait_for(3)) == 3
+        states = rows(tmp_path, "SELECT status FROM alerts WHERE channel = 'email'")
+        assert {s for (s,) in states} == {"sent"}
+
+
+def test_failed_alerts_can_be_queued_again(tmp_path: Path, site: NewsSite,
+                                          slack: WebhookSink) -> None:
+    port = free_port()
+    config = write_config(tmp_path, site, port, slack.url)
+    config.write_text(config.read_text().replace("attempts: 4", "attempts: 1"))
+    site.publish(BASELINE)
+    newswatch(config, "crawl")
+    site.publish(MOVED[:1])
+    newswatch(config, "crawl")  # SMTP is down: one attempt allowed, the alerts give up
+    assert rows(tmp_path, "SELECT DISTINCT status FROM alerts WHERE channel = 'email'") == [
+        ("failed",)]
+    with SMTPSink(port=port) as smtp:
+        assert newswatch(config, "alerts", "send", "--now").exit_code == 0
+        assert smtp.messages == []  # failed alerts stay failed...
+        result = newswatch(config, "alerts", "send", "--retry-failed")
+        assert result.exit_code == 0, result.output  # ...until queued again
+        assert len(smtp.wait_for(2)) == 2
 
 
 def _store(archive: Any, config: Any, url: str, published: str, text: str) -> None:
