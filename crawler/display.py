@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 import click
+
+# Control characters (escape sequences, tabs, newlines) from web text must not reach a
+# terminal or break a TSV row.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def cell(value: Any) -> str:
+    """One table cell as safe single-line text."""
+    return "" if value is None else _CONTROL.sub(" ", str(value))
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
@@ -14,7 +24,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | No
     if not sys.stdout.isatty():
         click.echo("\t".join(headers))
         for row in rows:
-            click.echo("\t".join("" if v is None else str(v).replace("\n", " ") for v in row))
+            click.echo("\t".join(cell(v) for v in row))
         return
     from rich.console import Console
     from rich.markup import escape
@@ -22,5 +32,5 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | No
 
     t = Table(*headers, title=title, show_lines=False)
     for row in rows:
-        t.add_row(*("" if v is None else escape(str(v)) for v in row))
+        t.add_row(*(escape(cell(v)) for v in row))
     Console().print(t)
