@@ -207,6 +207,14 @@ _CASUALTY_RE = re.compile(
 _LOCAL_FORCES_RE = re.compile(
     r"\b(?:Iraqi|Syrian|Kurdish|Peshmerga|ISIS|Daesh|militia|militiamen|police|rebel|local)\b"
 )
+# "Iraq has some 300,000 soldiers": the host country's own forces, unless the figure is
+# marked foreign ("Iraq has 2,500 US troops").
+_HOST_OWNS_RE = re.compile(
+    r"(?i)\b(?:Iraq|Syria|Iran|Turkey|Kurdistan(?:\s+Region)?|Baghdad|Damascus)(?:'s|’s)?"
+    r"\s+(?:\w+\s+){0,3}(?:has|have|had|fields?|maintains?|counts?|numbers?|includes?)"
+    r"\s+(?:\w+\s+){0,2}$"
+)
+_FOREIGN_RE = re.compile(r"(?i)\b(?:U\.?S\.?|US|American|coalition|foreign|NATO|allied)\b")
 _MONEY_AFTER_RE = re.compile(
     r"(?i)\s*(?:million|billion|trillion|dollars?|euros?|usd|iqd|dinars?)\b"
 )
@@ -312,7 +320,10 @@ def _count_facts(s: str, base: int, masked: list[tuple[int, int]], prev_troops: 
         if m is None:
             kinds.append(None)
         elif m.group("strong") or m.group("troop"):
-            local = _LOCAL_FORCES_RE.search(s, n.end, m.end())
+            local = _LOCAL_FORCES_RE.search(s, n.end, m.end()) or (
+                _HOST_OWNS_RE.search(_clause_before(s, n.start))
+                and not _FOREIGN_RE.search(s, n.end, m.end())
+            )
             kinds.append(None if local else ("troops", m.end()))
         elif m.group("member") and _member_count(s, n, m):
             kinds.append(("members", m.end()))
@@ -514,6 +525,12 @@ _CONTEXT_RE = re.compile(
     r"vacat\w*|bases?|task\s+force|reduc\w*|depart\w*|leav\w*|exit|mandate|deploy\w*|redeploy\w*|"
     r"relocat\w*|hand\w*\s+over|handover)\b"
 )
+# "brief Congress by September", "vote by December on the withdrawal": the date is the
+# deadline of an act about the mission, not a date of the mission itself.
+_ACT_BEFORE_CUE_RE = re.compile(
+    r"(?i)\b(?:brief|report|decid|announc|submit|present|testif|respond|publish|releas|repl|"
+    r"inform|notif|review|vote|approv|sign|negotiat|discuss|meet|hold|talk)\w*\b(?P<gap>[^,;.]{0,40})$"
+)
 _FROM_END_RE = re.compile(r"(?i)\s+(?:until|till|through|thru|to)\b")
 _PAST_RE = re.compile(
     r"(?i)\b(?:had|was|were|did|last\s+year|began|started|commenced|ended|concluded|closed)\b"
@@ -606,6 +623,9 @@ def _timeline_facts(
             continue
         if (cue.group("prep") or "").lower() == "from" and not _FROM_END_RE.match(s, m.end()):
             continue  # "from September 2025" is a start only when an end follows
+        act = _ACT_BEFORE_CUE_RE.search(s, max(0, cue.start() - 60), cue.start())
+        if act and cue.group("prep") and not _CONTEXT_RE.search(act.group("gap")):
+            continue
         window = s[max(0, cue.start() - 160) : m.end() + 40]
         if not _CONTEXT_RE.search(window):
             continue
