@@ -359,10 +359,18 @@ def _count_facts(s: str, base: int, masked: list[tuple[int, int]], prev_troops: 
     return facts
 
 
+_BODY_MEMBERS_RE = re.compile(
+    r"(?i)\b(?:House|Senate|parliament\w*|congress\w*|council|board|staff|crew|family|club|"
+    r"party|caucus|union|team|committee|cabinet|assembly|faculty|church)\b"
+)
+
+
 def _member_count(s: str, n: _Num, noun: re.Match[str]) -> bool:
     """Is "N members/countries" a coalition count (not "the two countries", "members of X")?"""
     if not _COALITION_RE.search(s) or re.match(r"\s+of\s+(?!the\s+coalition)", s[noun.end() :]):
         return False
+    if _BODY_MEMBERS_RE.search(s, n.end, noun.end()):
+        return False  # "95 House members", "12 board members": a legislature or a board
     if _MEMBER_CTX_RE.fullmatch(noun.group("member")):
         return True
     if n.value is None or n.value < 3:
@@ -385,10 +393,10 @@ def _bare_kind(
     if (
         n.value is not None
         and n.high is None
-        and 1900 <= n.value <= 2100
+        and 1500 <= n.value <= 2100
         and "," not in s[n.start : n.end]
     ):
-        return None  # a year
+        return None  # a year ("in about 1868")
     if re.search(r"[A-Z][a-z]*\.?\s*$", s[:start]) and not _QUAL_RE.search(
         s, max(0, n.start - 30), n.start
     ):
