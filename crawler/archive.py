@@ -138,7 +138,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             "story": str,
             "tracker": str,
             "kind": str,
-            "type": str,  # change | revision | conflict
+            "type": str,  # baseline | change | revision | refinement | conflict
             "old_value": str,
             "new_value": str,
             "old_display": str,

@@ -134,11 +134,12 @@ TABLES: dict[str, dict[str, Any]] = {
         },
     },
     "changes": {
-        "description": "Tracked facts that changed: change (a new value), revision (an article "
-        "edit changed it), conflict (a report repeating an older value).",
+        "description": "What each tracker's values did: baseline (its first value), change (a "
+        "new value), revision (an article edit changed it), refinement (a finer date that "
+        "agrees), conflict (a report repeating an older value).",
         "sort_desc": "detected_at",
         "columns": {
-            "type": "change, revision or conflict",
+            "type": "baseline, change, revision, refinement or conflict",
             "old_display": "The value before",
             "new_display": "The new value",
             "old_fact_id": "The fact that stated the old value",

@@ -18,7 +18,7 @@ from crawler.archive import ReadOnlyQuery
 
 TABLES = ("sources", "documents", "versions", "facts", "changes", "corroborations", "alerts",
           "runs")
-CHANGE_TYPES = ("change", "revision", "conflict", "baseline")
+CHANGE_TYPES = ("change", "revision", "conflict", "refinement", "baseline")
 # snippet() markers: control characters never found in extracted text.
 HIT_START, HIT_END = "\x02", "\x03"
 
