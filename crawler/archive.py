@@ -210,6 +210,12 @@ def m002_query_indexes(db: sqlite_utils.Database) -> None:
     db.table("corroborations").create_index(["fact_id"], if_not_exists=True)
 
 
+@migrations()
+def m003_document_first_run(db: sqlite_utils.Database) -> None:
+    """The run that first archived a document: a source's first run is history."""
+    db.table("documents").add_column("first_run", int)
+
+
 @dataclass
 class RunCounts:
     """What one crawl of one source did; stored in `runs`."""
@@ -390,7 +396,8 @@ class Archive:
                 "stories": json.dumps(report.get("stories") or []),
             }
             if row is None:
-                doc_id = self.add("documents", {"url": report["url"], "first_seen": now, **meta})
+                doc_id = self.add("documents", {"url": report["url"], "first_seen": now,
+                                                 "first_run": report.get("run_id"), **meta})
                 status = "new"
             else:
                 doc_id = row[0]

@@ -3,7 +3,9 @@
 Facts are evaluated once, per tracker, in publication order. For every fact:
 
 - the first value a tracker ever gets is its **baseline** (recorded, not alerted);
-  so are the changes found in the same pass (a first crawl backfills history);
+  so are the changes found in the same pass, and those in reports a source's first
+  crawl archived (a first crawl backfills history: even if it was interrupted, and
+  whichever source finished first);
 - a value the same as the current one (within the tolerance; dates at the
   granularity both share; figures of different forms whose intervals overlap)
   **corroborates** the change that set it; a finer date that agrees with a
@@ -26,6 +28,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +74,7 @@ def same_value(a: dict[str, Any], b: dict[str, Any], tolerance: float) -> bool:
         shared = min(len(va), len(vb))  # "2026" vs "2026-09": compare the year only
         return bool(va[:shared] == vb[:shared])
     if _direction(a["granularity"]) != _direction(b["granularity"]):
-        return _overlap(a, b)
+        return _compatible(a, b, tolerance)
     if a["granularity"] == "range":
         return _close(a["low"], b["low"], tolerance) and _close(a["high"], b["high"], tolerance)
     return _close(a["number"], b["number"], tolerance)
@@ -82,6 +85,27 @@ def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
     a_low, a_high = a["low"] or 0.0, inf if a["high"] is None else a["high"]
     b_low, b_high = b["low"] or 0.0, inf if b["high"] is None else b["high"]
     return bool(a_low < b_high and b_low < a_high)
+
+
+def _compatible(a: dict[str, Any], b: dict[str, Any], tolerance: float) -> bool:
+    """Figures of different forms: the same news when they overlap and, for an estimate
+    against a bound, the estimate is near the bound ("about 1,900" and "fewer than
+    2,000"; not "about 300")."""
+    if not _overlap(a, b):
+        return False
+    point = next((f for f in (a, b) if _direction(f["granularity"]) == "point"), None)
+    bound = next((f for f in (a, b) if _direction(f["granularity"]) in ("upper", "lower")), None)
+    if point is None or bound is None:
+        return True  # a range against a figure inside it, or two bounds that overlap
+    return _close(point["number"], bound["number"], 2 * tolerance)
+
+
+def _repeats(fact: dict[str, Any], old: dict[str, Any], tolerance: float) -> bool:
+    """Whether a fact restates an older value in the same form (a stale copy)."""
+    if fact["kind"] == "timeline":
+        return bool(fact["value"] == old["value"])
+    return _direction(fact["granularity"]) == _direction(old["granularity"]) and same_value(
+        fact, old, tolerance)
 
 
 def _finer(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -149,12 +173,19 @@ class Detector:
         fact = next(self.db.query(FACT_SQL + " WHERE f.id = ?", [row[1]]))
         return change, fact
 
-    def _older_values(self, tracker: str, current_id: int) -> list[dict[str, Any]]:
-        return list(self.db.query(
+    def _older_values(self, tracker: str, cur: dict[str, Any]) -> list[dict[str, Any]]:
+        """Values the tracker had before, and stale ones reported before the current one."""
+        accepted = self.db.query(
             FACT_SQL + " WHERE f.id IN (SELECT new_fact_id FROM changes WHERE tracker = ? "
-            f"AND type IN {ACCEPTED} AND new_fact_id != ?)",
-            [tracker, current_id],
-        ))
+            f"AND type IN {ACCEPTED}) AND f.id != ?",
+            [tracker, cur["id"]],
+        )
+        stale = self.db.query(
+            FACT_SQL + " WHERE f.id IN (SELECT new_fact_id FROM changes WHERE tracker = ? "
+            "AND type = 'conflict') AND coalesce(f.published, substr(v.fetched_at, 1, 10)) <= ?",
+            [tracker, cur["day"]],
+        )
+        return [*accepted, *stale]
 
     def _previous_version_facts(self, fact: dict[str, Any]) -> list[dict[str, Any]]:
         """The same tracker's facts in the document's version before this fact's version."""
@@ -178,38 +209,67 @@ class Detector:
         tolerance = (
             tracker.tolerance if tracker.tolerance is not None else self.config.changes.tolerance
         )
+        if self._followed_in_sentence(fact):
+            # "from about 2,500 to fewer than 2,000": the first figure is where it came
+            # from; the last one is the news.
+            self._mark(fact)
+            return None
         current = self._current(tracker.name)
         if current is None:
             return self._record(fact, tracker, "baseline", None)
         change, cur = current
         before = self._previous_version_facts(fact)
+        revising = self.config.changes.revisions and bool(before)
+        if (revising and cur["doc"] == fact["doc"] and cur["version_id"] < fact["version_id"]
+                and not self._version_states(fact, cur, tolerance, include_self=True)):
+            # The article that set the current value was edited and no longer states it.
+            return self._record(fact, tracker, "revision", cur)
         if any(same_value(fact, b, tolerance) for b in before):
             self._mark(fact)  # unchanged in this revision: evaluated with the earlier version
             return None
         if same_value(fact, cur, tolerance):
-            if _finer(fact, cur):
+            if _finer(fact, cur) and fact["day"] >= cur["day"]:
                 return self._record(fact, tracker, "refinement", cur)
             self._corroborate(change["id"], fact, cur)
             return None
-        stale = fact["day"] < cur["day"] or any(
-            # an older value the current one replaced (not one it merely refined)
-            same_value(fact, old, tolerance) and not same_value(old, cur, tolerance)
-            for old in self._older_values(tracker.name, cur["id"])
+        # A stale copy: an older report (but an edit of an older article is news), or a
+        # restatement of a value the current one replaced (not one it merely refined).
+        stale = (not before and fact["day"] < cur["day"]) or any(
+            _repeats(fact, old, tolerance) and not same_value(old, cur, tolerance)
+            for old in self._older_values(tracker.name, cur)
         )
-        if stale and self._version_states(fact, cur, tolerance):
-            # The report gives the current value too ("cut from about 2,500 to fewer
-            # than 2,000"): the older figure is history, not a stale copy.
-            self._mark(fact)
-            return None
         if stale:
             earlier = self._conflict_with(tracker.name, fact, tolerance)
             if earlier is not None:  # the same stale value again: one conflict, more copies
                 self._corroborate(earlier, fact, cur)
                 return None
             return self._record(fact, tracker, "conflict", cur)
-        if before and self.config.changes.revisions:
+        if revising:
             return self._record(fact, tracker, "revision", _replaced(fact, before))
         return self._record(fact, tracker, "change", cur)
+
+    def _followed_in_sentence(self, fact: dict[str, Any]) -> bool:
+        """Whether the same sentence moves this tracker on to a later figure ("from X to Y")."""
+        for other in self.db.query(
+            "SELECT start FROM facts WHERE version_id = ? AND tracker = ? AND sentence = ? "
+            "AND start > ? ORDER BY start LIMIT 1",
+            [fact["version_id"], fact["tracker"], fact["sentence"], fact["start"]],
+        ):
+            text = self._version_text(fact["version_id"])[fact["end"]:other["start"]]
+            return bool(re.search(r"\bto\b", text)) and len(text) < 80
+        return False
+
+    def _from_first_run(self, fact: dict[str, Any]) -> bool:
+        """Whether the fact's report was archived by its source's first crawl (history)."""
+        row = self.db.execute(
+            "SELECT d.first_run, (SELECT min(id) FROM runs r WHERE r.source = d.source) "
+            "FROM documents d WHERE d.id = ?", [fact["doc"]],
+        ).fetchone()
+        return bool(row and row[0] is not None and row[0] == row[1])
+
+    def _version_text(self, version_id: int) -> str:
+        row = self.db.execute("SELECT text FROM versions WHERE id = ?", [version_id]).fetchone()
+        return str(row[0]) if row else ""
 
     def _conflict_with(self, tracker: str, fact: dict[str, Any], tolerance: float) -> int | None:
         """A conflict already recorded for this value since the current value was set."""
@@ -217,17 +277,19 @@ class Detector:
             "SELECT c.id, f.kind, f.value, f.granularity, f.number, f.low, f.high "
             "FROM changes c JOIN facts f ON f.id = c.new_fact_id WHERE c.tracker = ? "
             "AND c.type = 'conflict' AND c.id > (SELECT max(id) FROM changes "
-            f"WHERE tracker = ? AND type IN {ACCEPTED})",
+            "WHERE tracker = ? AND type IN ('baseline', 'change', 'revision'))",
             [tracker, tracker],
         )
-        return next((r["id"] for r in rows if same_value(fact, r, tolerance)), None)
+        return next((r["id"] for r in rows if _repeats(fact, r, tolerance)), None)
 
-    def _version_states(self, fact: dict[str, Any], cur: dict[str, Any], tolerance: float) -> bool:
+    def _version_states(self, fact: dict[str, Any], cur: dict[str, Any], tolerance: float,
+                        include_self: bool = False) -> bool:
+        """Whether the fact's version states the current value (in another fact)."""
         return any(
             same_value(other, cur, tolerance)
             for other in self.db.query(
                 FACT_SQL + " WHERE f.version_id = ? AND f.tracker = ? AND f.id != ?",
-                [fact["version_id"], fact["tracker"], fact["id"]],
+                [fact["version_id"], fact["tracker"], -1 if include_self else fact["id"]],
             )
         )
 
@@ -250,7 +312,7 @@ class Detector:
         if type_ == "revision" and old is not None:
             diff = json.dumps(self._diff(old, fact))
         alerted = type_ in ALERTED or (type_ == "conflict" and self.config.changes.alert_conflicts)
-        if tracker.name in self.backfill:
+        if tracker.name in self.backfill or self._from_first_run(fact):
             alerted = False
         now = iso()
         with self.archive.write():

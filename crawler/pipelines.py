@@ -53,6 +53,7 @@ class ArchivePipeline:
         if item.html and report.get("via") == "feed":
             # The page had no article text; the feed item's own content stands in for it.
             ctx.counts.fallbacks += 1
+        report["run_id"] = ctx.run_id
         stored = ctx.archive.store(report)
         if stored.status == "new":
             ctx.counts.new_documents += 1

@@ -437,3 +437,110 @@ def test_revisions_off_still_alert_the_change(tmp_path: Path) -> None:
            "The United States will keep fewer than 2,000 troops in Iraq.")
     assert _outcomes(archive, config) == [("change", "~2,500", "<2,000", 1)]
     archive.close()
+
+
+def P(x: str) -> str:
+    return f"The United States will keep {x} troops in Iraq."
+
+
+def T(x: str) -> str:
+    return f"The coalition mission in Iraq will end {x}."
+
+
+def _passes(tmp_path: Path, steps: list[list[tuple[str, str, str]]], changes: str = ""
+            ) -> list[list[tuple[str, str | None, str, int]]]:
+    """Store each step's reports (url, date, text) and run detection after each step."""
+    from crawler.archive import Archive
+
+    config = _detector_config(tmp_path, changes)
+    archive = Archive.open(config.archive)
+    out = []
+    for step in steps:
+        for url, day, text in step:
+            _store(archive, config, url, day, text)
+        out.append(_outcomes(archive, config))
+    archive.close()
+    return out
+
+
+def test_edit_of_an_older_article_to_a_new_value_is_a_revision(tmp_path: Path) -> None:
+    out = _passes(tmp_path, [
+        [("http://a/1", "2025-01-01", P("approximately 2,500"))],
+        [("http://b/1", "2025-02-01", P("fewer than 2,000"))],
+        [("http://c/1", "2025-03-01", P("fewer than 1,500"))],
+        [("http://b/1", "2025-02-01", P("fewer than 1,000"))],
+    ])
+    assert out[3] == [("revision", "<2,000", "<1,000", 1)]
+
+
+def test_a_correction_withdrawing_the_current_value_is_a_revision(tmp_path: Path) -> None:
+    out = _passes(tmp_path, [
+        [("http://a/1", "2025-01-01", P("approximately 2,500"))],
+        [("http://b/1", "2025-02-01",
+          "US troops in Iraq go from about 2,500 to fewer than 2,000 troops.")],
+        [("http://b/1", "2025-02-01", P("about 2,500"))],
+    ])
+    assert out[1] == [("change", "~2,500", "<2,000", 1)]
+    assert out[2] == [("revision", "<2,000", "~2,500", 1)]
+
+
+def test_from_x_to_y_alerts_only_the_new_figure(tmp_path: Path) -> None:
+    out = _passes(tmp_path, [
+        [("http://a/1", "2025-01-01", P("approximately 3,000"))],
+        [("http://b/1", "2025-02-01",
+          "US troops in Iraq go from about 2,500 to fewer than 2,000 troops.")],
+    ])
+    assert out[1] == [("change", "~3,000", "<2,000", 1)]
+
+
+def test_stale_copies_must_repeat_an_old_value_in_the_same_form(tmp_path: Path) -> None:
+    out = _passes(tmp_path, [
+        [("http://a/1", "2025-01-01", P("approximately 2,500"))],
+        [("http://b/1", "2025-02-01", P("fewer than 2,000"))],
+        [("http://c/1", "2025-03-01", P("approximately 3,000"))],
+        [("http://d/1", "2025-04-01", P("about 1,000"))],  # overlaps "<2,000": still news
+        [("http://e/1", "2025-05-01", P("about 300"))],  # far below the bound: news
+    ])
+    assert out[3] == [("change", "~3,000", "~1,000", 1)]
+    assert out[4] == [("change", "~1,000", "~300", 1)]
+
+
+def test_one_conflict_per_stale_value_across_refinements(tmp_path: Path) -> None:
+    out = _passes(tmp_path, [
+        [("http://a/1", "2025-01-01", T("in 2026"))],
+        [("http://b/1", "2025-02-01", T("in 2027"))],
+        [("http://c/1", "2025-03-01", T("in 2026"))],
+        [("http://d/1", "2025-04-01", T("by June 2027"))],
+        [("http://e/1", "2025-05-01", T("in 2026"))],
+    ], "changes: {alert_conflicts: true}\n")
+    assert out[2] == [("conflict", "2027", "2026", 1)]
+    assert out[3] == [("refinement", "2027", "Jun 2027", 0)]
+    assert out[4] == []  # the same stale "2026" again: a corroboration of that conflict
+
+
+def test_an_older_report_does_not_refine_the_current_value(tmp_path: Path) -> None:
+    out = _passes(tmp_path, [
+        [("http://a/1", "2025-01-01", T("by September 2025"))],
+        [("http://b/1", "2025-03-01", T("in 2026"))],
+        [("http://c/1", "2025-02-01", T("by June 2026"))],  # arrives late, dated earlier
+        [("http://d/1", "2025-02-15", T("by December 2025"))],
+    ])
+    assert out[2] == []  # corroborates "2026", does not become the current value
+    assert out[3] == [("conflict", "2026", "Dec 2025", 0)]
+
+
+def test_a_sources_first_crawl_is_history_not_alerts(tmp_path: Path, site: NewsSite,
+                                                     smtp: SMTPSink, slack: WebhookSink) -> None:
+    config = write_config(tmp_path, site, smtp.port, slack.url)
+    site.publish(BASELINE + MOVED)  # months of reports already in the feed
+    assert newswatch(config, "crawl").exit_code == 0
+    recorded = rows(tmp_path, "SELECT type, old_display, new_display FROM changes "
+                              "WHERE type != 'baseline' ORDER BY id")
+    assert ("change", "~2,500", "<2,000") in recorded
+    assert rows(tmp_path, "SELECT count(*) FROM alerts") == [(0,)]
+    assert smtp.messages == [] and slack.requests == []
+    slug, date, title, body = MOVED[0]
+    site.publish([("a9", "2025-11-01", "US cuts forces again",
+                   body.replace("fewer than 2,000", "fewer than 1,200"))])
+    assert newswatch(config, "crawl").exit_code == 0
+    assert [m["Subject"] for m in smtp.wait_for(1)] == ["US troops in Iraq: <2,000 → <1,200"]
