@@ -137,6 +137,7 @@ class Detector:
         self.config = config
         self.trackers: dict[str, Tracker] = config.trackers
         self.channels = config.alerts.channels
+        self.backfill: set[str] = set()  # trackers getting their first value in this pass
 
     def run(self) -> list[Detected]:
         # Untracked facts have nothing to compare with: mark them in one go.
