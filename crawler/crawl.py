@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from crawler.archive import Archive, RunCounts, utcnow
 from crawler.config import Config, Source, Story
 from crawler.extract import Extractor
-from crawler.middlewares import is_internal
+from crawler.middlewares import named_internal
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,11 +64,7 @@ def shutdown_reactor() -> None:
 
 
 def _source_is_internal(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    try:
-        return is_internal(host)
-    except ValueError:
-        return host == "localhost" or host.endswith(".localhost")
+    return bool(named_internal(urlsplit(url).hostname or ""))
 
 
 @dataclass

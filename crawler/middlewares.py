@@ -33,14 +33,23 @@ def is_internal(address: str) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
-async def resolves_internal(host: str) -> bool:
-    """Whether ``host`` is, or resolves to, an internal address."""
+def named_internal(host: str) -> bool | None:
+    """Whether ``host`` is internal by its very name (an IP literal, localhost);
+    None when only a DNS lookup can tell."""
     try:
         return is_internal(host)
     except ValueError:
         pass
     if host.lower() in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
         return True
+    return None
+
+
+async def resolves_internal(host: str) -> bool:
+    """Whether ``host`` is, or resolves to, an internal address."""
+    known = named_internal(host)
+    if known is not None:
+        return known
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
