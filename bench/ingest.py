@@ -16,33 +16,19 @@ crawl <= 1/10 of the first.
 from __future__ import annotations
 
 import argparse
-import http.server
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from email.utils import formatdate
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from crawler.demo.runner import serve_folder
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "pages"
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files with Last-Modified / If-Modified-Since (304) support."""
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-def serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    handler = lambda *a, **kw: QuietHandler(*a, directory=str(directory), **kw)  # noqa: E731
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def write_site(pages: list[Path], site: Path, base: str) -> None:
@@ -166,7 +152,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp) / "site"
         site.mkdir()
-        server, base = serve(site)
+        server, base = serve_folder(site)
         write_site(pages, site, base)
         print(f"{n} pages served at {base}")
 

@@ -15,18 +15,18 @@ the poll interval + 5 s.
 from __future__ import annotations
 
 import argparse
-import http.server
 import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from email.utils import formatdate
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+
+from crawler.demo.runner import serve_folder
 
 ARTICLE = """<!doctype html><html><head><title>{title}</title>
 <meta property="article:published_time" content="{date}T10:00:00Z"></head><body>
@@ -57,12 +57,7 @@ class Site:
     def __init__(self, root: Path):
         self.root = root
         self.items: list[tuple[str, str, str]] = []
-        handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(  # noqa: E731
-            *a, directory=str(root), **kw)
-        http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None  # type: ignore
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server, self.url = serve_folder(root)
 
     def publish(self, slug: str, date: str, sentence: str) -> None:
         (self.root / f"{slug}.html").write_text(

@@ -60,6 +60,18 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def serve_folder(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """Serve a folder on 127.0.0.1 (a free port) in a daemon thread; returns (server, base URL).
+
+    Static files with Last-Modified and If-Modified-Since (304), quiet. The demo and the
+    benchmarks use it; ``server.shutdown()`` stops it.
+    """
+    handler = lambda *a, **kw: _QuietHandler(*a, directory=str(root), **kw)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
 def publish(src: Path, dest: Path, base: str) -> list[str]:
     """Copy a step's files over the served folder, filling in the site's address."""
     written = []
@@ -182,10 +194,7 @@ def run_demo(workdir: Path, echo: Callable[[str], None], step_timeout: float = 3
         shutil.rmtree(workdir / "cache", ignore_errors=True)
     site = workdir / "site"
     site.mkdir(parents=True)
-    handler = lambda *a, **kw: _QuietHandler(*a, directory=str(site), **kw)  # noqa: E731
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
+    server, base = serve_folder(site)
     publish(SITE, site, base)
     config_path = workdir / "config.yaml"
     config_path.write_text(CONFIG.format(base=base), encoding="utf-8")
