@@ -334,8 +334,10 @@ class Archive:
                     "error_detail": json.dumps(details) if details else None,
                 },
             )
-            prev = self.db.table("sources").get(source) if self._has_source(source) else {}
-            streak = (prev.get("error_streak") or 0) + 1 if status == "failed" else 0
+            streak = 0
+            if status == "failed":
+                previous = self.scalar("SELECT error_streak FROM sources WHERE name = ?", [source])
+                streak = (previous or 0) + 1
             self.db.table("sources").upsert(
                 {
                     "name": source,
@@ -354,9 +356,6 @@ class Archive:
                 "UPDATE runs SET status = 'interrupted', finished = ? WHERE status = 'running'",
                 [iso()])
         return cursor.rowcount
-
-    def _has_source(self, name: str) -> bool:
-        return bool(self.db.execute("SELECT 1 FROM sources WHERE name = ?", [name]).fetchone())
 
     # ------------------------------------------------------------ documents
 
