@@ -138,6 +138,7 @@ class Detector:
         self.trackers: dict[str, Tracker] = config.trackers
         self.channels = config.alerts.channels
         self.backfill: set[str] = set()  # trackers getting their first value in this pass
+        self._texts: dict[int, str] = {}
 
     def run(self) -> list[Detected]:
         # Untracked facts have nothing to compare with: mark them in one go.
@@ -269,8 +270,12 @@ class Detector:
         return bool(row and row[0] is not None and row[0] == row[1])
 
     def _version_text(self, version_id: int) -> str:
-        row = self.db.execute("SELECT text FROM versions WHERE id = ?", [version_id]).fetchone()
-        return str(row[0]) if row else ""
+        """A version's text, read once per pass (versions never change)."""
+        if version_id not in self._texts:
+            row = self.db.execute("SELECT text FROM versions WHERE id = ?",
+                                  [version_id]).fetchone()
+            self._texts[version_id] = str(row[0]) if row else ""
+        return self._texts[version_id]
 
     def _conflict_with(self, tracker: str, fact: dict[str, Any], tolerance: float) -> int | None:
         """A conflict already recorded for this value since the current value was set."""
@@ -347,14 +352,8 @@ class Detector:
                         fact["display"], len(channels))
 
     def _diff(self, old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str]]:
-        texts = {
-            row["id"]: row["text"]
-            for row in self.db.query(
-                "SELECT id, text FROM versions WHERE id IN (?, ?)",
-                [old["version_id"], new["version_id"]],
-            )
-        }
-        ops = word_diff(texts[old["version_id"]], texts[new["version_id"]])
+        ops = word_diff(self._version_text(old["version_id"]),
+                        self._version_text(new["version_id"]))
         return changed_passage(ops)
 
 
