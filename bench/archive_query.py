@@ -3,7 +3,7 @@
 Builds an archive of N synthetic documents (default 100,000) with revisions,
 facts of a few trackers, changes and corroborations — through the real schema
 (``Archive.open`` runs the migrations), bulk inserted with sqlite-utils — then
-times the functions the CLI commands call (``crawler.queries``) on a read-only
+times the functions the CLI commands call (``crawler.archive.queries``) on a read-only
 connection, as ``newswatch search`` / ``facts history`` / ``changes`` open it.
 
     python bench/archive_query.py [--docs N] [--repeat R] [--keep FILE]
@@ -25,8 +25,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from crawler.archive import Archive, text_hash
-from crawler.queries import list_changes, search_documents, tracker_history
+from crawler.archive.queries import list_changes, search_documents, tracker_history
+from crawler.archive.store import Archive, text_hash
 
 SOURCES = [f"source-{i:02d}" for i in range(12)]
 STORY = "us-iraq-coalition"

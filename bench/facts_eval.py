@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crawler.facts import KINDS, extract_facts  # noqa: E402
+from crawler.facts.extract import KINDS, extract_facts  # noqa: E402
 
 DEFAULT = ROOT.parent / "shared" / "factset" / "dev.jsonl"
 

@@ -90,11 +90,11 @@ def run_crawl(config: Path) -> float:
 
 def pass_in_process(config: Path) -> float:
     """One more unchanged pass in this process, after a warm-up pass (no start-up cost)."""
-    from crawler.archive import Archive
-    from crawler.config import load_config
-    from crawler.crawl import run_on_reactor, shutdown_reactor
-    from crawler.extract import Extractor
-    from crawler.jobs import crawl_pass
+    from crawler.archive.store import Archive
+    from crawler.config.model import load_config
+    from crawler.extraction.pages import Extractor
+    from crawler.pipeline import crawl_pass
+    from crawler.scraping.reactor import run_on_reactor, shutdown_reactor
 
     cfg = load_config(config)
     archive = Archive.open(cfg.archive)

@@ -22,12 +22,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from crawler.archive import Archive, iso
-from crawler.config import Config, ConfigError, Source, load_config
-from crawler.crawl import crawl_sources
-from crawler.extract import Extractor
-from crawler.jobs import after_crawl
-from crawler.lock import ArchiveLock
+from crawler.archive.lock import ArchiveLock
+from crawler.archive.store import Archive, iso
+from crawler.config.model import Config, ConfigError, Source, load_config
+from crawler.extraction.pages import Extractor
+from crawler.pipeline import after_crawl
+from crawler.scraping.crawl import crawl_sources
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +71,9 @@ class Service:
         self._post_lock = asyncio.Lock()
         self.archive = Archive.open(self.config.archive)
         try:
-            from crawler.notify import ArchiveOutbox
+            from crawler.archive.outbox import ArchiveOutbox
 
-            ArchiveOutbox(self.archive, self.config).recover()
+            ArchiveOutbox(self.archive).recover()
             self.archive.close_interrupted_runs()
             self.archive.sync_sources(self.config.sources)
             self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)

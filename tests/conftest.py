@@ -30,7 +30,7 @@ TEST_CRAWL = {
 def _stop_reactor_at_exit() -> Iterator[None]:
     """Stop Twisted's thread pool at the end, or its threads keep pytest alive."""
     yield
-    from crawler.crawl import shutdown_reactor
+    from crawler.scraping.reactor import shutdown_reactor
 
     shutdown_reactor()
 
@@ -75,7 +75,7 @@ def make_config() -> Callable[..., Path]:
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> Result:
     """Run ``newswatch ARGS`` in-process; exceptions other than SystemExit are re-raised."""
-    from crawler.cli import cli
+    from crawler.cli.main import cli
 
     result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=True)
     if result.exception is not None and not isinstance(result.exception, SystemExit):

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from crawler.archive import Archive
-from crawler.browse import make_datasette, metadata
+from crawler.archive.browse import make_datasette, metadata
+from crawler.archive.store import Archive
 
 REPORTS = [
     ("http://wire.test/a", "wire", "2024-09-06", "U.S.-Iraq talks",

@@ -22,8 +22,8 @@ from alert_servers import SMTPSink, WebhookSink, free_port
 from click.testing import CliRunner
 from newssite import BASELINE, MOVED, REPEATS, STALE, NewsSite
 
-from crawler.changes import same_value
-from crawler.cli import cli
+from crawler.changes.detector import same_value
+from crawler.cli.main import cli
 
 
 @pytest.fixture
@@ -292,7 +292,7 @@ def test_failed_alerts_can_be_queued_again(tmp_path: Path, site: NewsSite,
 
 
 def _store(archive: Any, config: Any, url: str, published: str, text: str) -> None:
-    from crawler.reports import fact_rows, matching_stories
+    from crawler.extraction.analysis import fact_rows, matching_stories
 
     stories = matching_stories(None, text, config.stories)
     archive.store({"url": url, "source": "news", "title": url, "text": text,
@@ -302,9 +302,9 @@ def _store(archive: Any, config: Any, url: str, published: str, text: str) -> No
 
 def test_one_report_with_old_and_new_figure(tmp_path: Path) -> None:
     """'From about 2,500 to fewer than 2,000': a change when current is ~2,500, history after."""
-    from crawler.archive import Archive
-    from crawler.changes import detect_changes
-    from crawler.config import load_config
+    from crawler.archive.store import Archive
+    from crawler.changes.detector import detect_changes
+    from crawler.config.model import load_config
 
     (tmp_path / "config.yaml").write_text(
         "sources: [{name: news, type: feed, url: 'http://127.0.0.1/feed'}]\n"
@@ -354,7 +354,7 @@ def test_alerts_test_command_uses_the_real_channels(tmp_path: Path, site: NewsSi
 
 
 def _detector_config(tmp_path: Path, changes: str = "") -> Any:
-    from crawler.config import load_config
+    from crawler.config.model import load_config
 
     (tmp_path / "config.yaml").write_text(
         "sources: [{name: news, type: feed, url: 'http://127.0.0.1/feed'}]\n"
@@ -366,7 +366,7 @@ def _detector_config(tmp_path: Path, changes: str = "") -> Any:
 
 
 def _outcomes(archive: Any, config: Any) -> list[tuple[str, str | None, str, int]]:
-    from crawler.changes import detect_changes
+    from crawler.changes.detector import detect_changes
 
     return [(d.type, d.old_display, d.new_display, d.alerts)
             for d in detect_changes(archive, config)]
@@ -374,7 +374,7 @@ def _outcomes(archive: Any, config: Any) -> list[tuple[str, str | None, str, int
 
 def test_detector_edge_cases(tmp_path: Path) -> None:
     """Cases from review: revisions, backfill, refinements, repeated conflicts, fallbacks."""
-    from crawler.archive import Archive
+    from crawler.archive.store import Archive
 
     config = _detector_config(tmp_path, "changes: {alert_conflicts: true}\n")
     archive = Archive.open(config.archive)
@@ -409,7 +409,7 @@ def test_detector_edge_cases(tmp_path: Path) -> None:
 
 
 def test_timeline_refinement_then_move(tmp_path: Path) -> None:
-    from crawler.archive import Archive
+    from crawler.archive.store import Archive
 
     config = _detector_config(tmp_path)
     archive = Archive.open(config.archive)
@@ -426,7 +426,7 @@ def test_timeline_refinement_then_move(tmp_path: Path) -> None:
 
 
 def test_revisions_off_still_alert_the_change(tmp_path: Path) -> None:
-    from crawler.archive import Archive
+    from crawler.archive.store import Archive
 
     config = _detector_config(tmp_path, "changes: {revisions: false}\n")
     archive = Archive.open(config.archive)
@@ -450,7 +450,7 @@ def T(x: str) -> str:
 def _passes(tmp_path: Path, steps: list[list[tuple[str, str, str]]], changes: str = ""
             ) -> list[list[tuple[str, str | None, str, int]]]:
     """Store each step's reports (url, date, text) and run detection after each step."""
-    from crawler.archive import Archive
+    from crawler.archive.store import Archive
 
     config = _detector_config(tmp_path, changes)
     archive = Archive.open(config.archive)

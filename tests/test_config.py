@@ -10,7 +10,7 @@ from conftest import run_cli
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.config import ConfigError, load_config, parse_config, parse_interval
+from crawler.config.model import ConfigError, load_config, parse_config, parse_interval
 
 GOOD_SOURCE = "sources:\n  - {name: wire, type: feed, url: 'http://127.0.0.1:9/feed.xml'}\n"
 

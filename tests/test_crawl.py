@@ -19,11 +19,11 @@ import pytest
 from conftest import run_cli, write_config
 from sitesrv import SiteServer
 
-from crawler.archive import Archive
-from crawler.config import load_config
-from crawler.crawl import run_on_reactor
-from crawler.extract import Extractor
-from crawler.jobs import PassResult, crawl_pass
+from crawler.archive.store import Archive
+from crawler.config.model import load_config
+from crawler.extraction.pages import Extractor
+from crawler.pipeline import PassResult, crawl_pass
+from crawler.scraping.reactor import run_on_reactor
 
 STORY = {
     "name": "us-iraq-coalition",
@@ -252,7 +252,7 @@ def test_feed_items_archived(tmp_path, site, archived, extractor, feed):
 def test_feed_item_date_is_the_day_the_publisher_stated(element, stamp, day):
     import feedparser
 
-    from crawler.spiders.feed import entry_date
+    from crawler.scraping.spiders.feed import entry_date
 
     feed = feedparser.parse(
         '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><item>'
@@ -495,7 +495,7 @@ def test_page_without_article_text_falls_back_to_the_feed_item(tmp_path, site, a
     ],
 )
 def test_is_internal(host, internal):
-    from crawler.middlewares import is_internal
+    from crawler.scraping.middlewares import is_internal
 
     assert is_internal(host) is internal
 
@@ -513,7 +513,7 @@ def test_is_internal(host, internal):
 def test_resolves_internal_without_dns(host, internal):
     import asyncio
 
-    from crawler.middlewares import resolves_internal
+    from crawler.scraping.middlewares import resolves_internal
 
     assert asyncio.run(resolves_internal(host)) is internal
 
@@ -538,7 +538,7 @@ def test_middleware_blocks_internal_targets_unless_allowed(url):
 
     from scrapy import Request
 
-    from crawler.middlewares import BlockedTarget, SafeTargetsMiddleware
+    from crawler.scraping.middlewares import BlockedTarget, SafeTargetsMiddleware
 
     guarded = SafeTargetsMiddleware(_Crawler(allow_private=False))
     with pytest.raises(BlockedTarget, match="private or local"):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from crawler.cli import cli
+from crawler.cli.main import cli
 
 
 def test_demo_runs_end_to_end_and_delivers_its_alerts(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.display import table
+from crawler.cli.output import table
 
 
 def test_piped_table_is_tsv_without_control_characters(capsys: pytest.CaptureFixture[str]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler import config as config_module
+from crawler.config import model as config_module
 
 README = Path(__file__).parent.parent / "README.md"
 

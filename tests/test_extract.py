@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from crawler.extract import ExtractionTimeout, Extractor, extract_page, html_to_text
+from crawler.extraction.pages import ExtractionTimeout, Extractor, extract_page, html_to_text
 
 
 def crash(marker: str) -> str:

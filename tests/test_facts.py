@@ -1,4 +1,4 @@
-"""Tests for crawler.facts: table-driven cases, trackers, and Hypothesis properties."""
+"""Tests for crawler.facts.extract: table-driven cases, trackers, and Hypothesis properties."""
 
 from __future__ import annotations
 
@@ -12,8 +12,14 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from crawler.config import Tracker
-from crawler.facts import Fact, assign_trackers, extract_facts, parse_number, split_sentences
+from crawler.config.model import Tracker
+from crawler.facts.extract import (
+    Fact,
+    assign_trackers,
+    extract_facts,
+    parse_number,
+    split_sentences,
+)
 
 CASES = yaml.safe_load((Path(__file__).parent / "fixtures" / "facts_cases.yaml").read_text())
 VALUE_FORMS = {

@@ -10,7 +10,7 @@ from scrapy import Request, Spider
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from crawler.httpcache import SQLiteCacheStorage
+from crawler.scraping.httpcache import SQLiteCacheStorage
 
 
 def storage(tmp_path: Path, **settings: object) -> tuple[SQLiteCacheStorage, Spider]:

@@ -14,11 +14,11 @@ import feedparser
 from sitesrv import SiteServer
 
 from alerts.render import ChangeRecord, Report, render
-from crawler.archive import Archive
-from crawler.config import load_config
-from crawler.crawl import run_on_reactor
-from crawler.extract import Extractor
-from crawler.jobs import crawl_pass
+from crawler.archive.store import Archive
+from crawler.config.model import load_config
+from crawler.extraction.pages import Extractor
+from crawler.pipeline import crawl_pass
+from crawler.scraping.reactor import run_on_reactor
 
 PEER_FEEDS = Path(__file__).parent / "fixtures" / "peer-feeds"
 

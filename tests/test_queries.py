@@ -19,11 +19,12 @@ import yaml
 from click.testing import CliRunner, Result
 from sitesrv import SiteServer, copy_site
 
-from crawler import queries, querycli
-from crawler.archive import Archive, ReadOnlyQuery
-from crawler.cli import cli
-from crawler.config import load_config
-from crawler.reports import fact_rows
+from crawler.archive import queries
+from crawler.archive.store import Archive, ReadOnlyQuery
+from crawler.cli import query as querycli
+from crawler.cli.main import cli
+from crawler.config.model import load_config
+from crawler.extraction.analysis import fact_rows
 
 STORY = {
     "name": "us-iraq-coalition",
@@ -481,9 +482,9 @@ def test_missing_archive_is_a_clear_usage_error(tmp_path: Path, args: list[str])
 
 
 def test_queries_on_an_archive_built_by_a_real_crawl(tmp_path: Path) -> None:
-    from crawler.crawl import run_on_reactor
-    from crawler.extract import Extractor
-    from crawler.jobs import crawl_pass
+    from crawler.extraction.pages import Extractor
+    from crawler.pipeline import crawl_pass
+    from crawler.scraping.reactor import run_on_reactor
 
     with SiteServer(copy_site(tmp_path / "site")) as site:
         path = tmp_path / "config.yaml"

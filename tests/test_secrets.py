@@ -9,7 +9,7 @@ from alert_servers import free_port
 from click.testing import CliRunner
 from newssite import BASELINE, MOVED, NewsSite
 
-from crawler.cli import SecretsFilter, cli
+from crawler.cli.main import SecretsFilter, cli
 
 PASSWORD = "hunter2-very-secret"
 TOKEN = "XoXoSecretWebhookToken42"

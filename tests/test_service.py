@@ -16,7 +16,7 @@ from alert_servers import SMTPSink
 from click.testing import CliRunner
 from newssite import BASELINE, MOVED, NewsSite
 
-from crawler.cli import cli
+from crawler.cli.main import cli
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.textdiff import apply_ops, changed_passage, render_plain, word_diff
+from crawler.changes.textdiff import apply_ops, changed_passage, render_plain, word_diff
 
 # Few distinct words and odd whitespace, so texts share runs and differ in spacing.
 WORDS = st.sampled_from(["troops", "2,500", "Iraq", "the", "U.S.", "fewer", "than", "é", ""])

@@ -182,9 +182,9 @@ class DemoResult:
 def run_demo(workdir: Path, echo: Callable[[str], None], step_timeout: float = 30.0
              ) -> DemoResult:
     """Run the whole demo in ``workdir`` (created; an earlier demo there is replaced)."""
-    from crawler.archive import iso
-    from crawler.config import load_config
-    from crawler.crawl import run_on_reactor
+    from crawler.archive.store import iso
+    from crawler.config.model import load_config
+    from crawler.scraping.reactor import run_on_reactor
     from crawler.service import Service
 
     if workdir.exists():

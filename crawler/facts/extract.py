@@ -19,7 +19,7 @@ from collections.abc import Sequence, Set
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from crawler.numbers import NUM_RE, VAGUE_RANGE, VAGUE_RE, parse_number
+from crawler.facts.numbers import NUM_RE, VAGUE_RANGE, VAGUE_RE, parse_number
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ _MONTH_ABBR = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
 
 class TrackerLike(Protocol):
-    """What :func:`assign_trackers` reads from a tracker; ``crawler.config.Tracker`` fits.
+    """What :func:`assign_trackers` reads from a tracker; ``crawler.config.model.Tracker`` fits.
 
     A protocol rather than an import keeps this module independent of the config loader.
     """

@@ -21,9 +21,9 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from crawler.extract import html_to_text
-from crawler.items import FetchedReport
-from crawler.spiders.base import NewswatchSpider, describe_failure, is_html
+from crawler.extraction.pages import html_to_text
+from crawler.scraping.items import FetchedReport
+from crawler.scraping.spiders.base import NewswatchSpider, describe_failure, is_html
 
 
 def entry_date(entry: Any) -> str | None:

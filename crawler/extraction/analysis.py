@@ -10,8 +10,8 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from crawler.config import Story
-from crawler.extract import extract_page
+from crawler.config.model import Story
+from crawler.extraction.pages import extract_page
 
 
 def report_date(published: str | None) -> date | None:
@@ -28,7 +28,7 @@ def matching_stories(title: str | None, text: str, stories: tuple[Story, ...]) -
 
 def fact_rows(text: str, published: str | None, stories: list[Story]) -> list[dict[str, Any]]:
     """The facts of a text, once per matching story with that story's trackers."""
-    from crawler.facts import assign_trackers, extract_facts
+    from crawler.facts.extract import assign_trackers, extract_facts
 
     facts = extract_facts(text, report_date(published))
     if not facts:

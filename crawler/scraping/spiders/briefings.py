@@ -17,8 +17,8 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from crawler.items import FetchedReport
-from crawler.spiders.base import NewswatchSpider, is_html
+from crawler.scraping.items import FetchedReport
+from crawler.scraping.spiders.base import NewswatchSpider, is_html
 
 BLOCKS = "p, h2, h3, h4, li, blockquote"
 

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler.archive import Archive
-from crawler.config import Config, Source
-from crawler.crawl import CrawlContext, RunSummary, crawl_sources
-from crawler.extract import Extractor
-from crawler.reports import fact_rows
+from crawler.archive.store import Archive
+from crawler.config.model import Config, Source
+from crawler.extraction.analysis import fact_rows
+from crawler.extraction.pages import Extractor
+from crawler.scraping.crawl import CrawlContext, RunSummary, crawl_sources
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,8 @@ def repair_facts(archive: Archive, config: Config) -> int:
 
 def after_crawl(archive: Archive, config: Config) -> PassResult:
     """Facts repair, change detection and alert delivery."""
-    from crawler.changes import detect_changes
-    from crawler.notify import deliver_alerts
+    from crawler.changes.detector import detect_changes
+    from crawler.delivery import deliver_alerts
 
     result = PassResult()
     result.repaired = repair_facts(archive, config)

@@ -12,10 +12,10 @@ from typing import Any
 
 from scrapy.settings import Settings
 
-from crawler.config import DEFAULT_USER_AGENT, CrawlConfig
+from crawler.config.model import DEFAULT_USER_AGENT, CrawlConfig
 
 BOT_NAME = "newswatch"
-SPIDER_MODULES = ["crawler.spiders"]
+SPIDER_MODULES = ["crawler.scraping.spiders"]
 USER_AGENT = DEFAULT_USER_AGENT
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 ROBOTSTXT_OBEY = True
@@ -34,7 +34,7 @@ RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 HTTPCACHE_ENABLED = True
 HTTPCACHE_POLICY = "scrapy.extensions.httpcache.RFC2616Policy"
-HTTPCACHE_STORAGE = "crawler.httpcache.SQLiteCacheStorage"
+HTTPCACHE_STORAGE = "crawler.scraping.httpcache.SQLiteCacheStorage"
 HTTPCACHE_DIR = ".newswatch-cache"
 HTTPCACHE_IGNORE_HTTP_CODES = [301, 302, 303, 307, 308, 400, 401, 403, 404, 408, 429,
                                500, 502, 503, 504]
@@ -48,8 +48,8 @@ DEFAULT_REQUEST_HEADERS = {
 }
 # Only http(s) is ever fetched (feeds' other schemes are refused): don't load the rest.
 DOWNLOAD_HANDLERS = {"s3": None, "ftp": None, "file": None, "data": None}
-DOWNLOADER_MIDDLEWARES = {"crawler.middlewares.SafeTargetsMiddleware": 50}
-ITEM_PIPELINES = {"crawler.pipelines.ArchivePipeline": 300}
+DOWNLOADER_MIDDLEWARES = {"crawler.scraping.middlewares.SafeTargetsMiddleware": 50}
+ITEM_PIPELINES = {"crawler.scraping.pipelines.ArchivePipeline": 300}
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 # Only the extensions newswatch uses. Listing them (rather than disabling the others)

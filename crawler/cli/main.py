@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from crawler.config import Config, ConfigError, load_config
+from crawler.config.model import Config, ConfigError, load_config
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def emit_json(rows: Iterable[dict[str, Any]]) -> None:
 
 def library_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the library's known failures into clean CLI errors."""
-    from crawler.archive import ArchiveMissing, ReadOnlyQuery
+    from crawler.archive.store import ArchiveMissing, ReadOnlyQuery
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -137,14 +137,14 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) 
 
 
 def _shutdown() -> None:
-    from crawler.crawl import shutdown_reactor
+    from crawler.scraping.reactor import shutdown_reactor
 
     shutdown_reactor()
 
 
 def _register() -> None:
     # Commands live in their own modules; importing them registers them on `cli`.
-    from crawler import commands, querycli  # noqa: F401
+    from crawler.cli import commands, query  # noqa: F401
 
 
 _register()

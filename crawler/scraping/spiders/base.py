@@ -10,7 +10,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 if TYPE_CHECKING:
-    from crawler.crawl import CrawlContext
+    from crawler.scraping.crawl import CrawlContext
 
 HTML_TYPES = (b"text/html", b"application/xhtml+xml")
 

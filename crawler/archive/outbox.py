@@ -1,9 +1,4 @@
-"""The archive side of alert delivery: the outbox store, channels from config.
-
-``alerts/`` is a leaf library that knows nothing of the archive; this module
-implements its :class:`~alerts.outbox.OutboxStore` over the `alerts` table and
-builds its channels from the config's ``alerts:`` section.
-"""
+"""The `alerts` table as the outbox store that ``alerts.outbox.deliver`` works on."""
 
 from __future__ import annotations
 
@@ -12,11 +7,9 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from alerts.channels import AppriseChannel, Channel, EmailChannel, MailboxChannel, SlackChannel
-from alerts.outbox import DeliveryReport, PendingAlert, RetryPolicy, deliver
+from alerts.outbox import PendingAlert
 from alerts.render import ChangeRecord, Report, make_message_id
-from crawler.archive import Archive, iso
-from crawler.config import AlertsConfig, Config
+from crawler.archive.store import Archive, iso
 
 log = logging.getLogger(__name__)
 
@@ -26,34 +19,14 @@ FROM facts f JOIN documents d ON d.id = f.document_id WHERE f.id = ?
 """
 
 
-def build_channels(alerts: AlertsConfig) -> dict[str, Channel]:
-    """The configured channels by name: email, slack, apprise, mailbox."""
-    channels: dict[str, Channel] = {}
-    if alerts.email:
-        e = alerts.email
-        channels["email"] = EmailChannel(e.host, e.port, e.security, e.sender, e.to,
-                                         user=e.user, password=e.password, timeout=e.timeout)
-    if alerts.slack_webhook_url:
-        channels["slack"] = SlackChannel(alerts.slack_webhook_url)
-    if alerts.apprise:
-        channels["apprise"] = AppriseChannel(alerts.apprise)
-    if alerts.mailbox:
-        channels["mailbox"] = MailboxChannel(alerts.mailbox)
-    return channels
-
-
-def retry_policy(alerts: AlertsConfig) -> RetryPolicy:
-    return RetryPolicy(attempts=alerts.retry.attempts, base=alerts.retry.base,
-                       max=alerts.retry.max)
-
 
 class ArchiveOutbox:
     """The `alerts` table as an :class:`~alerts.outbox.OutboxStore`."""
 
-    def __init__(self, archive: Archive, config: Config):
+    def __init__(self, archive: Archive, titles: dict[str, str] | None = None):
         self.archive = archive
         self.db = archive.db
-        self.titles = {name: t.title for name, t in config.trackers.items()}
+        self.titles = titles or {}
 
     def _report(self, fact_id: int | None) -> Report | None:
         if fact_id is None:
@@ -146,11 +119,3 @@ class ArchiveOutbox:
             log.warning("%d alert(s) were interrupted while sending; marked 'unknown', "
                         "not resent (see `newswatch status`)", cursor.rowcount)
         return cursor.rowcount
-
-
-def deliver_alerts(archive: Archive, config: Config, ignore_backoff: bool = False,
-                   ) -> DeliveryReport:
-    """Deliver every due alert through the configured channels."""
-    outbox = ArchiveOutbox(archive, config)
-    return deliver(outbox, build_channels(config.alerts), retry_policy(config.alerts),
-                   ignore_backoff=ignore_backoff)

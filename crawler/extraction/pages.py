@@ -122,7 +122,7 @@ class Extractor:
     def _ensure(self) -> ProcessPoolExecutor:
         if self._pool is None:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["crawler.extract", "crawler.facts"])
+            ctx.set_forkserver_preload(["crawler.extraction.pages", "crawler.facts.extract"])
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=ctx, initializer=_watch_parent, initargs=(os.getpid(),)
             )

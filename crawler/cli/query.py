@@ -18,10 +18,7 @@ from typing import Any
 
 import click
 
-from crawler.archive import Archive
-from crawler.cli import State, UsageProblem, cli, emit_json, json_option, library_errors, pass_state
-from crawler.config import ConfigError, parse_interval
-from crawler.queries import (
+from crawler.archive.queries import (
     CHANGE_TYPES,
     HIT_END,
     HIT_START,
@@ -38,6 +35,17 @@ from crawler.queries import (
     tracker_history,
     value_runs,
 )
+from crawler.archive.store import Archive
+from crawler.cli.main import (
+    State,
+    UsageProblem,
+    cli,
+    emit_json,
+    json_option,
+    library_errors,
+    pass_state,
+)
+from crawler.config.model import ConfigError, parse_interval
 
 # ====================================================================== helpers
 
@@ -167,7 +175,7 @@ def search(state: State, query: str, source: str | None, story: str | None,
         _rich_table(headers, [[r["id"], _day(r["published"]), r["source"], r["title"],
                                _highlighted(r["snippet"])] for r in rows])
     else:
-        from crawler.display import table
+        from crawler.cli.output import table
 
         table(headers, [[r["id"], _day(r["published"]), r["source"], r["title"],
                          _brackets(r["snippet"])] for r in rows])
@@ -193,7 +201,7 @@ def facts_extract(state: State, file: Any, published: datetime | None, as_json: 
     Facts are assigned to the config's trackers when a config file loads, so this
     shows what a tracker would pick up from an article.
     """
-    from crawler.facts import assign_trackers, extract_facts
+    from crawler.facts.extract import assign_trackers, extract_facts
 
     text = file.read()
     day = published.date() if published else date.today()
@@ -212,7 +220,7 @@ def facts_extract(state: State, file: Any, published: datetime | None, as_json: 
     if not found:
         click.echo("no facts found", err=True)
         return
-    from crawler.display import table
+    from crawler.cli.output import table
 
     table(["kind", "value", "qualifier", "range", "tracker", "raw", "sentence"],
           [[f.kind, f.display(), f.qualifier, _range(f.low, f.high, f.kind), f.tracker or "",
@@ -251,7 +259,7 @@ def facts_history(state: State, tracker: str, as_json: bool) -> None:
     cells = [[_day(r["published"]), r["display"], _change_mark(r), r["source"],
               _short(r["title"], 60), _short(r["sentence"], 140)] for r in rows]
     if not _tty():
-        from crawler.display import table
+        from crawler.cli.output import table
 
         table(headers + ["url"], [c + [r["url"]] for c, r in zip(cells, rows, strict=True)])
         return
@@ -333,7 +341,7 @@ def facts_list(state: State, story: str | None, kind: str | None, tracker: str |
     if as_json:
         emit_json(rows)
         return
-    from crawler.display import table
+    from crawler.cli.output import table
 
     table(["id", "published", "tracker", "kind", "value", "source", "sentence"],
           [[r["id"], _day(r["published"]), r["tracker"] or "", r["kind"], r["display"],
@@ -353,7 +361,7 @@ def facts_list(state: State, story: str | None, kind: str | None, tracker: str |
 @library_errors
 def show(state: State, ref: str, versions: tuple[int, ...], diff: bool, as_json: bool) -> None:
     """Show a document, its versions and what a revision changed."""
-    from crawler.textdiff import changed_passage, word_diff
+    from crawler.changes.textdiff import changed_passage, word_diff
 
     if versions and not diff:
         raise UsageProblem("version ids A B are only used with --diff")
@@ -403,13 +411,13 @@ def show(state: State, ref: str, versions: tuple[int, ...], diff: bool, as_json:
         elif _tty():
             _console().print(_rich_diff(passage))
         else:
-            from crawler.textdiff import render_plain
+            from crawler.changes.textdiff import render_plain
 
             click.echo(render_plain(passage))
 
 
 def _print_document(doc: dict[str, Any], vers: list[dict[str, Any]]) -> None:
-    from crawler.display import table
+    from crawler.cli.output import table
 
     stories = ", ".join(json.loads(doc["stories"] or "[]"))
     for key, value in (("document", doc["id"]), ("url", doc["url"]), ("title", doc["title"]),
@@ -469,7 +477,7 @@ def changes(state: State, story: str | None, tracker: str | None, since: str | N
     if not rows:
         click.echo("no changes detected", err=True)
         return
-    from crawler.display import table
+    from crawler.cli.output import table
 
     table(["id", "detected_at", "tracker", "type", "change", "source", "corroborations",
            "sentence", "url"],
@@ -526,7 +534,7 @@ def _write_rows(headers: list[str], rows: Iterator[tuple], fmt: str,
             writer.writerow(json.dumps(json_binary(v)) if isinstance(v, bytes) else v
                             for v in row)
     else:
-        from crawler.display import table
+        from crawler.cli.output import table
 
         table(headers, list(rows))
 
@@ -568,7 +576,7 @@ def export(state: State, fmt: str, table_name: str, output: str | None) -> None:
 @library_errors
 def browse(state: State, host: str, port: int, open_browser: bool, immutable: bool) -> None:
     """Browse the archive in Datasette (read-only web view)."""
-    from crawler.browse import serve
+    from crawler.archive.browse import serve
 
     path = state.config.archive
     Archive.open_readonly(path).close()  # a clear message when there is no archive yet

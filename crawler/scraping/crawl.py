@@ -8,59 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from crawler.archive import Archive, RunCounts, utcnow
-from crawler.config import Config, Source, Story
-from crawler.extract import Extractor
-from crawler.middlewares import named_internal
+from crawler.archive.store import Archive, RunCounts, utcnow
+from crawler.config.model import Config, Source, Story
+from crawler.extraction.pages import Extractor
+from crawler.scraping.middlewares import named_internal
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-def run_on_reactor(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on the asyncio loop behind Twisted's asyncio reactor.
-
-    The reactor is installed and started once per process; the loop is then
-    driven with ``run_until_complete``, so a process (or a test session) can run
-    several passes, which ``reactor.run()`` would not allow.
-    """
-    from scrapy.utils.reactor import install_reactor, is_reactor_installed
-
-    if not is_reactor_installed():
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
-    from twisted.internet import reactor
-
-    if not reactor.running:  # type: ignore[attr-defined]
-        reactor.startRunning(installSignalHandlers=False)  # type: ignore[attr-defined]
-    loop = reactor._asyncioEventloop  # type: ignore[attr-defined]
-    return loop.run_until_complete(coro)  # type: ignore[no-any-return]
-
-
-def shutdown_reactor() -> None:
-    """Stop the reactor's thread pool, so the process can exit; the reactor stays usable.
-
-    Without this, Twisted's non-daemon pool threads keep the interpreter alive.
-    Only the pool is stopped: firing the reactor's "shutdown" event would also
-    crash the reactor and stop its event loop, and the next ``run_on_reactor`` in
-    the same process (a test session, the CLI invoked in-process) would fail with
-    "Event loop stopped before Future completed". The pool is recreated on demand.
-    """
-    from scrapy.utils.reactor import is_reactor_installed
-
-    if not is_reactor_installed():
-        return
-    from twisted.internet import reactor
-
-    if getattr(reactor, "threadpool", None) is not None:
-        reactor._stopThreadPool()  # type: ignore[attr-defined]
 
 
 def _source_is_internal(url: str) -> bool:
@@ -127,8 +85,8 @@ async def crawl_sources(
     """Crawl the given sources concurrently; every run is recorded in `runs`."""
     from scrapy.crawler import AsyncCrawlerRunner
 
-    from crawler.settings import scrapy_settings
-    from crawler.spiders import SPIDERS
+    from crawler.scraping.settings import scrapy_settings
+    from crawler.scraping.spiders import SPIDERS
 
     archive.sync_sources(config.sources)
     settings = scrapy_settings(config.crawl, config.archive.parent)

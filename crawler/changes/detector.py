@@ -32,9 +32,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from crawler.archive import Archive, iso
-from crawler.config import Config, Tracker
-from crawler.textdiff import changed_passage, word_diff
+from crawler.archive.store import Archive, iso
+from crawler.changes.textdiff import changed_passage, word_diff
+from crawler.config.model import Config, Tracker
 
 log = logging.getLogger(__name__)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from crawler.spiders.briefings import StateBriefingsSpider
-from crawler.spiders.feed import FeedSpider
-from crawler.spiders.page import PageSpider
+from crawler.scraping.spiders.briefings import StateBriefingsSpider
+from crawler.scraping.spiders.feed import FeedSpider
+from crawler.scraping.spiders.page import PageSpider
 
 SPIDERS = {
     "feed": FeedSpider,

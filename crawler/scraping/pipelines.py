@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 
 from scrapy.crawler import Crawler
 
-from crawler.archive import text_hash
-from crawler.items import FetchedReport
-from crawler.reports import analyse
+from crawler.archive.store import text_hash
+from crawler.extraction.analysis import analyse
+from crawler.scraping.items import FetchedReport
 
 if TYPE_CHECKING:
-    from crawler.crawl import CrawlContext
+    from crawler.scraping.crawl import CrawlContext
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from crawler.cli import (
+from crawler.cli.main import (
     State,
     UsageProblem,
     cli,
@@ -20,10 +20,10 @@ from crawler.cli import (
     library_errors,
     pass_state,
 )
-from crawler.config import Config
+from crawler.config.model import Config
 
 if TYPE_CHECKING:
-    from crawler.archive import Archive
+    from crawler.archive.store import Archive
 
 
 def _progress_printer() -> tuple[Any, Any]:
@@ -52,9 +52,9 @@ def _progress_printer() -> tuple[Any, Any]:
 @library_errors
 def crawl(state: State, source_names: tuple[str, ...], as_json: bool) -> None:
     """Crawl all sources once, then detect changes and deliver alerts."""
-    from crawler.crawl import run_on_reactor
-    from crawler.extract import Extractor
-    from crawler.jobs import crawl_pass
+    from crawler.extraction.pages import Extractor
+    from crawler.pipeline import crawl_pass
+    from crawler.scraping.reactor import run_on_reactor
 
     config = state.config
     sources = [config.source(n) for n in source_names] or [
@@ -88,9 +88,9 @@ def crawl(state: State, source_names: tuple[str, ...], as_json: bool) -> None:
 @contextmanager
 def writer(config: Config) -> Iterator[Archive]:
     """The archive opened for writing, under the writer lock, interrupted sends recovered."""
-    from crawler.archive import Archive
-    from crawler.lock import ArchiveBusy, ArchiveLock
-    from crawler.notify import ArchiveOutbox
+    from crawler.archive.lock import ArchiveBusy, ArchiveLock
+    from crawler.archive.outbox import ArchiveOutbox
+    from crawler.archive.store import Archive
 
     lock = ArchiveLock(config.archive)
     try:
@@ -99,7 +99,7 @@ def writer(config: Config) -> Iterator[Archive]:
         raise UsageProblem(str(e)) from None
     archive = Archive.open(config.archive)
     try:
-        ArchiveOutbox(archive, config).recover()
+        ArchiveOutbox(archive).recover()
         archive.close_interrupted_runs()
         yield archive
     finally:
@@ -120,7 +120,7 @@ def _print_outcome(result: Any) -> None:
 
 
 def _print_crawl_summary(rows: list[dict[str, Any]]) -> None:
-    from crawler.display import table
+    from crawler.cli.output import table
 
     table(
         ["source", "status", "fetched", "new", "revised", "unchanged", "fallbacks", "errors"],
@@ -152,13 +152,14 @@ def alerts() -> None:
 def alerts_send(state: State, ignore_backoff: bool, retry_failed: bool,
                 resend_unknown: bool) -> None:
     """Deliver the alerts that are due (all pending ones with --now)."""
-    from crawler.notify import ArchiveOutbox, deliver_alerts
+    from crawler.archive.outbox import ArchiveOutbox
+    from crawler.delivery import deliver_alerts
 
     config = state.config
     with writer(config) as archive:
         statuses = [s for s, on in (("failed", retry_failed), ("unknown", resend_unknown)) if on]
         if statuses:
-            queued = ArchiveOutbox(archive, config).requeue(statuses)
+            queued = ArchiveOutbox(archive).requeue(statuses)
             click.echo(f"queued again: {queued} alert(s)")
         report = deliver_alerts(archive, config, ignore_backoff=ignore_backoff)
     click.echo(f"alerts: {report.sent} sent, {report.retried} to retry, {report.failed} failed, "
@@ -174,7 +175,7 @@ def alerts_send(state: State, ignore_backoff: bool, retry_failed: bool,
 def alerts_test(state: State, channel: str | None) -> None:
     """Send a sample alert through the configured channels (or one CHANNEL)."""
     from alerts.render import render, sample_change
-    from crawler.notify import build_channels
+    from crawler.delivery import build_channels
 
     channels = build_channels(state.config.alerts)
     if not channels:
@@ -202,8 +203,8 @@ def alerts_test(state: State, channel: str | None) -> None:
 @library_errors
 def run(state: State) -> None:
     """Run the background service: scheduled crawls, changes and alerts."""
-    from crawler.crawl import run_on_reactor
-    from crawler.lock import ArchiveBusy
+    from crawler.archive.lock import ArchiveBusy
+    from crawler.scraping.reactor import run_on_reactor
     from crawler.service import Service
 
     service = Service(state.config, reload=lambda: _reload(state))
@@ -214,7 +215,7 @@ def run(state: State) -> None:
 
 
 def _reload(state: State) -> Config:
-    from crawler.config import load_config
+    from crawler.config.model import load_config
 
     config = load_config(state.config_path)
     state.configure_logging(config)  # mask the new config's secrets too
@@ -227,7 +228,7 @@ def _reload(state: State) -> Config:
 @library_errors
 def status(state: State, as_json: bool) -> None:
     """Per-source last run, result, next run and error streak; alerts; archive size."""
-    from crawler.archive import Archive
+    from crawler.archive.store import Archive
 
     config = state.config
     archive = Archive.open_readonly(config.archive)
@@ -269,7 +270,7 @@ def status(state: State, as_json: bool) -> None:
     if as_json:
         emit_json([*({"kind": "source", **r} for r in rows), {"kind": "archive", **summary}])
         return
-    from crawler.display import table
+    from crawler.cli.output import table
 
     table(["source", "last run", "result", "next run", "error streak", "last error"],
           [[r["source"] + ("" if r["enabled"] else " (disabled)"), r["last_run"],
@@ -290,7 +291,7 @@ def status(state: State, as_json: bool) -> None:
 @pass_state
 def demo(state: State, workdir: Path) -> None:
     """Run the whole product offline on a bundled sample news site (under a minute)."""
-    from crawler.cli import setup_logging
+    from crawler.cli.main import setup_logging
     from crawler.demo.runner import run_demo
 
     setup_logging("INFO" if state.verbose else "ERROR")

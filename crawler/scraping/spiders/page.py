@@ -8,8 +8,8 @@ from typing import Any
 import scrapy
 from scrapy.http import Response
 
-from crawler.items import FetchedReport
-from crawler.spiders.base import NewswatchSpider, is_html
+from crawler.scraping.items import FetchedReport
+from crawler.scraping.spiders.base import NewswatchSpider, is_html
 
 
 class PageSpider(NewswatchSpider):

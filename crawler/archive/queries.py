@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlite_utils
 
-from crawler.archive import ReadOnlyQuery
+from crawler.archive.store import ReadOnlyQuery
 
 TABLES = ("sources", "documents", "versions", "facts", "changes", "corroborations", "alerts",
           "runs")

@@ -1,0 +1,53 @@
+"""Twisted's asyncio reactor, installed once per process and driven from asyncio.
+
+All reactor plumbing lives here: Scrapy runs on Twisted's asyncio reactor, so spiders, the
+extraction pool, the archive writer and (in the service) APScheduler share one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def run_on_reactor(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on the asyncio loop behind Twisted's asyncio reactor.
+
+    The reactor is installed and started once per process; the loop is then
+    driven with ``run_until_complete``, so a process (or a test session) can run
+    several passes, which ``reactor.run()`` would not allow.
+    """
+    from scrapy.utils.reactor import install_reactor, is_reactor_installed
+
+    if not is_reactor_installed():
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+    from twisted.internet import reactor
+
+    if not reactor.running:  # type: ignore[attr-defined]
+        reactor.startRunning(installSignalHandlers=False)  # type: ignore[attr-defined]
+    loop = reactor._asyncioEventloop  # type: ignore[attr-defined]
+    return loop.run_until_complete(coro)  # type: ignore[no-any-return]
+
+
+def shutdown_reactor() -> None:
+    """Stop the reactor's thread pool, so the process can exit; the reactor stays usable.
+
+    Without this, Twisted's non-daemon pool threads keep the interpreter alive.
+    Only the pool is stopped: firing the reactor's "shutdown" event would also
+    crash the reactor and stop its event loop, and the next ``run_on_reactor`` in
+    the same process (a test session, the CLI invoked in-process) would fail with
+    "Event loop stopped before Future completed". The pool is recreated on demand.
+    """
+    from scrapy.utils.reactor import is_reactor_installed
+
+    if not is_reactor_installed():
+        return
+    from twisted.internet import reactor
+
+    if getattr(reactor, "threadpool", None) is not None:
+        reactor._stopThreadPool()  # type: ignore[attr-defined]
