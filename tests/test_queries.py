@@ -518,3 +518,50 @@ def test_queries_on_an_archive_built_by_a_real_crawl(tmp_path: Path) -> None:
     assert [r["via"] for r in gone] == ["feed"]  # the 404 item archived from the feed
     shown = run(path, "show", found[0]["url"])
     assert shown.exit_code == 0 and "US military begins drawing down" in shown.stdout
+
+
+# ---------------------------------------------------------------- a real terminal
+
+HOSTILE = "\x1b]0;PWNED\x07\x1b[2J"  # set the window title, clear the screen
+
+
+def _on_a_pty(config_path: Path, *args: str) -> str:
+    """Run the real `newswatch` under a pseudo-terminal and return what it printed."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    main, child = pty.openpty()
+    env = {**os.environ, "COLUMNS": "160", "TERM": "xterm-256color"}
+    proc = subprocess.Popen([sys.executable, "-m", "crawler", "--config", str(config_path),
+                             *args], stdin=child, stdout=child, stderr=child, env=env)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(main)
+    assert proc.returncode == 0, b"".join(chunks)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_web_text_never_reaches_a_terminal_as_escape_sequences(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    archive = Archive.open(tmp_path / "newswatch.db")
+    archive.store(report(
+        "http://wire.test/hostile", "wire", "2024-09-06", f"Iraq talks {HOSTILE}",
+        f"Officials met in Washington {HOSTILE}. The United States has approximately 2,500 "
+        f"troops in Iraq {HOSTILE}.", config_path=path))
+    archive.close()
+    for args in (("search", "Washington"), ("facts", "history", "us-troops-iraq"),
+                 ("facts", "list"), ("show", "1")):
+        out = _on_a_pty(path, *args)
+        assert "\x1b[" in out or "Washington" in out or "2,500" in out  # it printed something
+        assert "\x1b]0;" not in out and "\x1b[2J" not in out and "\x07" not in out, args

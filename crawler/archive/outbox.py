@@ -61,7 +61,7 @@ class ArchiveOutbox:
             old=self._report(c["old_fact_id"]),
             new=new,
             corroborating=tuple(corroborating),
-            diff=diff,  # type: ignore[arg-type]
+            diff=diff,
             detected_at=c["detected_at"],
         )
 

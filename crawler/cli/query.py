@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import sqlite3
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any
@@ -45,6 +44,7 @@ from crawler.cli.main import (
     library_errors,
     pass_state,
 )
+from crawler.cli.output import cell, console, highlighted, rich_diff, rich_table, table
 from crawler.config.model import ConfigError, parse_interval
 
 # ====================================================================== helpers
@@ -54,10 +54,6 @@ def _tty() -> bool:
     return sys.stdout.isatty()
 
 
-def _console() -> Any:
-    from rich.console import Console
-
-    return Console(highlight=False)
 
 
 def _open(state: State) -> Archive:
@@ -68,27 +64,8 @@ def _brackets(snippet: str) -> str:
     return snippet.replace(HIT_START, "[").replace(HIT_END, "]")
 
 
-def _highlighted(snippet: str) -> Any:
-    """A rich Text with the search hits in bold yellow (web text is never markup)."""
-    from rich.text import Text
-
-    text = Text()
-    for i, piece in enumerate(re.split(f"[{HIT_START}{HIT_END}]", snippet)):
-        text.append(piece, style="bold yellow" if i % 2 else "")
-    return text
 
 
-def _rich_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
-                title: str | None = None) -> None:
-    """A rich table whose cells may be rich Text (display.table escapes everything)."""
-    from rich.table import Table
-    from rich.text import Text
-
-    t = Table(*headers, title=title)
-    for row in rows:
-        t.add_row(*(v if isinstance(v, Text) else Text("" if v is None else str(v))
-                    for v in row))
-    _console().print(t)
 
 
 def _day(value: Any) -> str:
@@ -172,11 +149,9 @@ def search(state: State, query: str, source: str | None, story: str | None,
         return
     headers = ["id", "published", "source", "title", "snippet"]
     if _tty():
-        _rich_table(headers, [[r["id"], _day(r["published"]), r["source"], r["title"],
-                               _highlighted(r["snippet"])] for r in rows])
+        rich_table(headers, [[r["id"], _day(r["published"]), r["source"], r["title"],
+                               highlighted(r["snippet"], HIT_START, HIT_END)] for r in rows])
     else:
-        from crawler.cli.output import table
-
         table(headers, [[r["id"], _day(r["published"]), r["source"], r["title"],
                          _brackets(r["snippet"])] for r in rows])
 
@@ -220,8 +195,6 @@ def facts_extract(state: State, file: Any, published: datetime | None, as_json: 
     if not found:
         click.echo("no facts found", err=True)
         return
-    from crawler.cli.output import table
-
     table(["kind", "value", "qualifier", "range", "tracker", "raw", "sentence"],
           [[f.kind, f.display(), f.qualifier, _range(f.low, f.high, f.kind), f.tracker or "",
             f.raw, _short(f.sentence, 120)] for f in found])
@@ -259,12 +232,10 @@ def facts_history(state: State, tracker: str, as_json: bool) -> None:
     cells = [[_day(r["published"]), r["display"], _change_mark(r), r["source"],
               _short(r["title"], 60), _short(r["sentence"], 140)] for r in rows]
     if not _tty():
-        from crawler.cli.output import table
-
         table(headers + ["url"], [c + [r["url"]] for c, r in zip(cells, rows, strict=True)])
         return
     label = configured[tracker].title if tracker in configured else tracker
-    _rich_table([h for h in headers if h != "title"],
+    rich_table([h for h in headers if h != "title"],
                 [c[:4] + c[5:] for c in cells], title=f"{label}: {len(rows)} statements")
     _print_timeline(rows)
 
@@ -299,9 +270,9 @@ def _print_timeline(rows: list[dict[str, Any]]) -> None:
         return
     days = [_ordinal(r["first"]) for r in runs] + [_ordinal(runs[-1]["last"])]
     span = max(days[-1] - days[0], 1)
-    console = _console()
-    width = max(10, min(60, console.width - 40))
-    console.print(Text("timeline", style="bold"))
+    out = console()
+    width = max(10, min(60, out.width - 40))
+    out.print(Text("timeline", style="bold"))
     for i, run in enumerate(runs):
         end = days[i + 1] if i + 1 < len(runs) else days[-1]
         bar = "━" * max(1, round((end - days[i]) / span * width))
@@ -311,7 +282,7 @@ def _print_timeline(rows: list[dict[str, Any]]) -> None:
         line.append(f"{run['value']:>10} ", style=style)
         line.append(bar, style=style)
         line.append(f" {run['reports']} report{'s' if run['reports'] != 1 else ''}")
-        console.print(line)
+        out.print(line)
 
 
 def _ordinal(day: str | None) -> int:
@@ -341,8 +312,6 @@ def facts_list(state: State, story: str | None, kind: str | None, tracker: str |
     if as_json:
         emit_json(rows)
         return
-    from crawler.cli.output import table
-
     table(["id", "published", "tracker", "kind", "value", "source", "sentence"],
           [[r["id"], _day(r["published"]), r["tracker"] or "", r["kind"], r["display"],
             r["source"], _short(r["sentence"], 120)] for r in rows])
@@ -409,7 +378,7 @@ def show(state: State, ref: str, versions: tuple[int, ...], diff: bool, as_json:
         if not passage:
             click.echo("(texts are identical)")
         elif _tty():
-            _console().print(_rich_diff(passage))
+            console().print(rich_diff(passage))
         else:
             from crawler.changes.textdiff import render_plain
 
@@ -417,34 +386,21 @@ def show(state: State, ref: str, versions: tuple[int, ...], diff: bool, as_json:
 
 
 def _print_document(doc: dict[str, Any], vers: list[dict[str, Any]]) -> None:
-    from crawler.cli.output import table
-
     stories = ", ".join(json.loads(doc["stories"] or "[]"))
     for key, value in (("document", doc["id"]), ("url", doc["url"]), ("title", doc["title"]),
                        ("source", doc["source"]), ("author", doc["author"]),
                        ("published", doc["published"]), ("first seen", doc["first_seen"]),
                        ("last seen", doc["last_seen"]), ("stories", stories)):
         if value:
-            click.echo(f"{key + ':':<12}{_printable(str(value))}")
+            click.echo(f"{key + ':':<12}{cell(str(value))}")
     click.echo()
     table(["version", "fetched_at", "hash", "length", "via", "facts", "current"],
           [[v["id"], v["fetched_at"], v["content_hash"][:12], v["length"], v["via"],
             v["facts"], "*" if v["id"] == doc["current_version"] else ""] for v in vers])
 
 
-def _printable(text: str) -> str:
-    """Web text without control characters (no terminal escape sequences from a page)."""
-    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", "", text)
 
 
-def _rich_diff(ops: list[tuple[str, str]]) -> Any:
-    from rich.text import Text
-
-    text = Text()
-    for op, piece in ops:
-        style = {"delete": "red strike", "insert": "green bold"}.get(op, "")
-        text.append(piece, style=style)
-    return text
 
 
 # ====================================================================== changes
@@ -477,8 +433,6 @@ def changes(state: State, story: str | None, tracker: str | None, since: str | N
     if not rows:
         click.echo("no changes detected", err=True)
         return
-    from crawler.cli.output import table
-
     table(["id", "detected_at", "tracker", "type", "change", "source", "corroborations",
            "sentence", "url"],
           [[r["id"], r["detected_at"], r["tracker"], r["type"],
@@ -534,8 +488,6 @@ def _write_rows(headers: list[str], rows: Iterator[tuple], fmt: str,
             writer.writerow(json.dumps(json_binary(v)) if isinstance(v, bytes) else v
                             for v in row)
     else:
-        from crawler.cli.output import table
-
         table(headers, list(rows))
 
 

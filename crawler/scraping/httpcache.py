@@ -47,7 +47,7 @@ class SQLiteCacheStorage:
         self.conn: sqlite3.Connection | None = None
 
     def open_spider(self, spider: Spider) -> None:
-        self._fingerprinter = spider.crawler.request_fingerprinter  # type: ignore[union-attr]
+        self._fingerprinter = spider.crawler.request_fingerprinter
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode = WAL")

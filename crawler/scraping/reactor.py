@@ -28,10 +28,10 @@ def run_on_reactor(coro: Coroutine[Any, Any, T]) -> T:
         install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
     from twisted.internet import reactor
 
-    if not reactor.running:  # type: ignore[attr-defined]
-        reactor.startRunning(installSignalHandlers=False)  # type: ignore[attr-defined]
-    loop = reactor._asyncioEventloop  # type: ignore[attr-defined]
-    return loop.run_until_complete(coro)  # type: ignore[no-any-return]
+    if not reactor.running:
+        reactor.startRunning(installSignalHandlers=False)
+    loop = reactor._asyncioEventloop
+    return loop.run_until_complete(coro)
 
 
 def shutdown_reactor() -> None:
@@ -50,4 +50,4 @@ def shutdown_reactor() -> None:
     from twisted.internet import reactor
 
     if getattr(reactor, "threadpool", None) is not None:
-        reactor._stopThreadPool()  # type: ignore[attr-defined]
+        reactor._stopThreadPool()
