@@ -49,7 +49,7 @@ class ChangeRecord:
     story: str
     tracker: str
     tracker_title: str
-    kind: str  # "troops" | "members" | "timeline"
+    kind: str  # "troops" | "members" | "timeline" | "text" (a watched page's text)
     type: str  # "change" | "revision" | "conflict" | "test"
     old: Report | None
     new: Report
@@ -163,7 +163,9 @@ def _subject(change: ChangeRecord) -> str:
     new = _line(change.new.value, 60)
     old = _line(change.old.value, 60) if change.old else None
     move = f"{old} → {new}" if old else new
-    if change.type == "revision":
+    if change.type == "revision" and change.kind == "text":
+        subject = f"{title}: page revised"
+    elif change.type == "revision":
         subject = f"{title}: article revised, {move}"
     elif change.type == "conflict":
         subject = f"{title}: stale report says {new}" + (f" (current {old})" if old else "")

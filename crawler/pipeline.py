@@ -36,7 +36,7 @@ def repair_facts(archive: Archive, config: Config) -> int:
     done = 0
     for row in list(archive.versions_without_facts()):
         matched = [stories[n] for n in json.loads(row["stories"] or "[]") if n in stories]
-        rows = fact_rows(row["text"], row["published"], matched)
+        rows = fact_rows(row["text"], row["published"], matched, row["title"])
         for r in rows:
             r.update(document_id=row["document_id"], version_id=row["id"])
         archive.store_facts(row["id"], rows)

@@ -22,7 +22,8 @@ from alert_servers import SMTPSink, WebhookSink, free_port
 from click.testing import CliRunner
 from newssite import BASELINE, MOVED, REPEATS, STALE, NewsSite
 
-from crawler.changes.detector import same_value
+from crawler.changes.records import FactRecord
+from crawler.changes.rules import same_value
 from crawler.cli.main import cli
 
 
@@ -84,10 +85,16 @@ def rows(config_dir: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 def test_same_value_rules() -> None:
+    def fact(kind: str, value: str, granularity: str = "month", number: float | None = None,
+             low: float | None = None, high: float | None = None) -> FactRecord:
+        return FactRecord(id=1, version_id=1, doc=1, story=None, tracker=None, kind=kind,
+                          value=value, display=value, number=number, low=low, high=high,
+                          granularity=granularity, start=0, end=0, sentence="", day="",
+                          url="", source="", official=False, attributed=False, history=False)
+
     def count(granularity: str, number: float, low: float | None, high: float | None
-              ) -> dict[str, Any]:
-        return {"kind": "troops", "granularity": granularity, "number": number,
-                "low": low, "high": high}
+              ) -> FactRecord:
+        return fact("troops", str(number), granularity, number, low, high)
 
     approx = count("approx", 2500, 2375, 2625)
     about = count("exact", 2520, 2520, 2520)
@@ -100,9 +107,8 @@ def test_same_value_rules() -> None:
     assert not same_value(fewer, fewer_500, 0.05)  # a moved bound is a change
     assert same_value(about_1900, fewer, 0.05)  # compatible statements of one drawdown
     assert same_value(members_86, more_80, 0.05)
-    year = {"kind": "timeline", "value": "2026"}
-    sept = {"kind": "timeline", "value": "2026-09"}
-    dec = {"kind": "timeline", "value": "2026-12"}
+    year, sept, dec = fact("timeline", "2026"), fact("timeline", "2026-09"), \
+        fact("timeline", "2026-12")
     assert same_value(year, sept, 0.05)  # 2026 does not contradict September 2026
     assert not same_value(sept, dec, 0.05)  # end of 2026 does
 
@@ -354,6 +360,8 @@ def test_alerts_test_command_uses_the_real_channels(tmp_path: Path, site: NewsSi
 
 
 def _detector_config(tmp_path: Path, changes: str = "") -> Any:
+    """A config whose changes alert on one voice (the confirmation rule has its own tests);
+    ``changes``: more keys of the `changes` section, e.g. "alert_conflicts: true"."""
     from crawler.config.model import load_config
 
     (tmp_path / "config.yaml").write_text(
@@ -361,7 +369,8 @@ def _detector_config(tmp_path: Path, changes: str = "") -> Any:
         "stories:\n  - name: s\n    match: {all: [Iraq]}\n    trackers:\n"
         "      - {name: us-troops-iraq, kind: troops, about: [Iraq], not_about: [Syria]}\n"
         "      - {name: coalition-end, kind: timeline, about: [coalition], cues: [end]}\n"
-        f"alerts: {{mailbox: box.mbox}}\n{changes}")
+        "alerts: {mailbox: box.mbox}\n"
+        f"changes: {{confirm: {{voices: 1}}{', ' + changes if changes else ''}}}\n")
     return load_config(tmp_path / "config.yaml")
 
 
@@ -376,7 +385,7 @@ def test_detector_edge_cases(tmp_path: Path) -> None:
     """Cases from review: revisions, backfill, refinements, repeated conflicts, fallbacks."""
     from crawler.archive.store import Archive
 
-    config = _detector_config(tmp_path, "changes: {alert_conflicts: true}\n")
+    config = _detector_config(tmp_path, "alert_conflicts: true")
     archive = Archive.open(config.archive)
     # A first pass over history records changes without alerting them (backfill).
     _store(archive, config, "http://b/1", "2024-09-06",
@@ -428,7 +437,7 @@ def test_timeline_refinement_then_move(tmp_path: Path) -> None:
 def test_revisions_off_still_alert_the_change(tmp_path: Path) -> None:
     from crawler.archive.store import Archive
 
-    config = _detector_config(tmp_path, "changes: {revisions: false}\n")
+    config = _detector_config(tmp_path, "revisions: false")
     archive = Archive.open(config.archive)
     _store(archive, config, "http://a/1", "2025-01-01",
            "The United States has approximately 2,500 troops in Iraq.")
@@ -512,7 +521,7 @@ def test_one_conflict_per_stale_value_across_refinements(tmp_path: Path) -> None
         [("http://c/1", "2025-03-01", T("in 2026"))],
         [("http://d/1", "2025-04-01", T("by June 2027"))],
         [("http://e/1", "2025-05-01", T("in 2026"))],
-    ], "changes: {alert_conflicts: true}\n")
+    ], "alert_conflicts: true")
     assert out[2] == [("conflict", "2027", "2026", 1)]
     assert out[3] == [("refinement", "2027", "Jun 2027", 0)]
     assert out[4] == []  # the same stale "2026" again: a corroboration of that conflict

@@ -13,13 +13,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from crawler.config.model import Tracker
-from crawler.facts.extract import (
-    Fact,
-    assign_trackers,
-    extract_facts,
-    parse_number,
-    split_sentences,
-)
+from crawler.facts.extract import extract_facts
+from crawler.facts.model import Fact
+from crawler.facts.numbers import parse_number
+from crawler.facts.sentences import split_sentences
+from crawler.facts.trackers import assign_trackers
 
 CASES = yaml.safe_load((Path(__file__).parent / "fixtures" / "facts_cases.yaml").read_text())
 VALUE_FORMS = {

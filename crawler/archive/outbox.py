@@ -38,6 +38,17 @@ class ArchiveOutbox:
         return Report(value=display, sentence=sentence, source=source, title=title or url,
                       url=url, published=published)
 
+    def _page(self, change: dict[str, Any], diff: tuple[tuple[str, ...], ...]) -> Report | None:
+        """The new version of a watched page, as the report of a text revision."""
+        row = self.db.execute("SELECT source, title, url, published FROM documents "
+                              "WHERE id = ?", [change["document_id"]]).fetchone()
+        if row is None:
+            return None
+        source, title, url, published = row
+        changed = " ".join(text for op, text in diff if op == "insert")
+        return Report(value=change["new_display"], sentence=changed, source=source,
+                      title=title or url, url=url, published=published)
+
     def change_record(self, change_id: int) -> ChangeRecord:
         """Everything an alert about one change shows, as plain data."""
         c = self.db.table("changes").get(change_id)
@@ -48,14 +59,17 @@ class ArchiveOutbox:
                     [change_id])
             ) if r is not None
         ]
-        new = self._report(c["new_fact_id"])
-        assert new is not None, f"change {change_id} has no new fact"
         diff = tuple(tuple(op) for op in json.loads(c["diff"])) if c["diff"] else ()
+        new = self._report(c["new_fact_id"]) if c["new_fact_id"] else self._page(c, diff)
+        assert new is not None, f"change {change_id} has no new fact"
+        title = self.titles.get(c["tracker"], c["tracker"])
+        if c["kind"] == "text":
+            title = f"{new.title} ({c['tracker']})"
         return ChangeRecord(
             change_id=change_id,
             story=c["story"] or "",
             tracker=c["tracker"],
-            tracker_title=self.titles.get(c["tracker"], c["tracker"]),
+            tracker_title=title,
             kind=c["kind"],
             type=c["type"],
             old=self._report(c["old_fact_id"]),

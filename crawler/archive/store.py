@@ -216,6 +216,29 @@ def m003_document_first_run(db: sqlite_utils.Database) -> None:
     db.table("documents").add_column("first_run", int)
 
 
+@migrations()
+def m004_subjects_and_confirmation(db: sqlite_utils.Database) -> None:
+    """Facts carry their subject; changes wait for confirmation; versions know their run.
+
+    - facts: role, actor, place, event, tense (read from the fact's own sentence) and
+      attributed (the sentence attributes the figure to officials);
+    - documents.official: the report comes from a source marked official;
+    - changes.status: 'confirmed' or 'unconfirmed' (NULL in older rows: confirmed),
+      changes.confirmed_at, and changes.document_id for revisions of a watched page;
+    - versions.run_id: the run that fetched the version (a source's first run is history,
+      its later edits are not).
+    """
+    for column in ("role", "actor", "place", "event", "tense"):
+        db.table("facts").add_column(column, str)
+    db.table("facts").add_column("attributed", int)
+    db.table("documents").add_column("official", int)
+    db.table("changes").add_column("status", str)
+    db.table("changes").add_column("confirmed_at", str)
+    db.table("changes").add_column("document_id", int)
+    db.table("versions").add_column("run_id", int)
+    db.table("changes").create_index(["tracker", "status", "id"], if_not_exists=True)
+
+
 @dataclass
 class RunCounts:
     """What one crawl of one source did; stored in `runs`."""
@@ -393,6 +416,7 @@ class Archive:
                 "last_seen": now,
                 "raw_hash": report.get("raw_hash"),
                 "stories": json.dumps(report.get("stories") or []),
+                "official": 1 if report.get("official") else None,
             }
             if row is None:
                 doc_id = self.add("documents", {"url": report["url"], "first_seen": now,
@@ -419,6 +443,7 @@ class Archive:
                     "text": report["text"],
                     "published": report.get("published"),
                     "via": report.get("via", "page"),
+                    "run_id": report.get("run_id"),
                     "facts_done": 0 if report.get("facts") is None else 1,
                 },
             )

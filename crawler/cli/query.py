@@ -176,7 +176,8 @@ def facts_extract(state: State, file: Any, published: datetime | None, as_json: 
     Facts are assigned to the config's trackers when a config file loads, so this
     shows what a tracker would pick up from an article.
     """
-    from crawler.facts.extract import assign_trackers, extract_facts
+    from crawler.facts.extract import extract_facts
+    from crawler.facts.trackers import assign_trackers
 
     text = file.read()
     day = published.date() if published else date.today()

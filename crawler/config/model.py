@@ -48,11 +48,17 @@ class Source:
     fetch_articles: bool = True  # feed: fetch each item's page (else archive the item itself)
     allow_private: bool = False  # allow links to private/loopback hosts (SSRF guard off)
     enabled: bool = True
+    official: bool = False  # an official source: its figures confirm a change on their own
 
 
 @dataclass(frozen=True)
 class Tracker:
-    """A subject that facts of one kind are assigned to (e.g. US troops in Iraq)."""
+    """A subject that facts of one kind are assigned to (e.g. US troops in Iraq now).
+
+    A tracker follows one subject: a kind plus the role, actors, place and (for dates) the
+    event its facts must have, read from each fact's own sentence. ``about``/``not_about``
+    words and timeline ``cues`` refine that.
+    """
 
     name: str
     kind: str
@@ -61,6 +67,11 @@ class Tracker:
     cues: tuple[str, ...] = ()
     label: str = ""  # human title used in alerts; defaults to the name
     tolerance: float | None = None  # relative change below which figures are "the same"
+    role: str | None = "current"  # counts: current | planned | historical | moved | relative
+    actors: tuple[str, ...] = ("us", "coalition", "unknown")  # whose figures
+    place: str | None = None  # a place of the story's gazetteer; None: any place
+    within: bool = False  # also figures for places inside `place` (a base, a region)
+    events: tuple[str, ...] = ()  # timelines: start | phase-end | final | elsewhere; () = any
 
     @property
     def title(self) -> str:
@@ -135,10 +146,20 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class ConfirmConfig:
+    """When a change is news enough to alert (see README, "Confirmed changes")."""
+
+    voices: int = 2  # independent outlets that must state a new value (official: one is enough)
+    window: timedelta = timedelta(days=14)  # ... within this span of report dates
+    max_jump: float = 3.0  # a count moving by more than this factor needs `voices` even if official
+
+
+@dataclass(frozen=True)
 class ChangesConfig:
     tolerance: float = 0.05  # relative difference in a stated figure that counts as a change
     alert_conflicts: bool = False  # alert when a report repeats an older (stale) value
     revisions: bool = True  # alert when an article revision changes a tracked fact
+    confirm: ConfirmConfig = ConfirmConfig()
 
 
 @dataclass(frozen=True)
@@ -329,7 +350,7 @@ def _source(raw: Any, key: str, crawl: CrawlConfig) -> Source:
         key,
         {
             "name", "type", "url", "every", "cron", "pages", "max_items", "revisit",
-            "fetch_articles", "allow_private", "enabled",
+            "fetch_articles", "allow_private", "enabled", "official",
         },
     )
     name = _str(data.get("name"), f"{key}.name", required=True)
@@ -359,24 +380,60 @@ def _source(raw: Any, key: str, crawl: CrawlConfig) -> Source:
         fetch_articles=_bool(data.get("fetch_articles"), f"{key}.fetch_articles", True),
         allow_private=_bool(data.get("allow_private"), f"{key}.allow_private", crawl.allow_private),
         enabled=_bool(data.get("enabled"), f"{key}.enabled", True),
+        official=_bool(data.get("official"), f"{key}.official", Source.official),
     )
 
 
+def _choices(value: Any, key: str, allowed: tuple[str, ...], default: tuple[str, ...]
+             ) -> tuple[str, ...]:
+    """One word or a list of words, each one of ``allowed``."""
+    if value is None:
+        return default
+    words = _words(value, key)
+    for word in words:
+        if word not in allowed:
+            raise _fail(key, f"one or more of {', '.join(allowed)}", word)
+    return words
+
+
 def _tracker(raw: Any, key: str) -> Tracker:
+    from crawler.facts.model import Actor, Event, Role
+    from crawler.facts.places import place_of_words, resolve_place
+
     data = _mapping(raw, key)
-    _check_keys(data, key, {"name", "kind", "about", "not_about", "cues", "label", "tolerance"})
+    _check_keys(data, key, {"name", "kind", "about", "not_about", "cues", "label", "tolerance",
+                            "role", "actor", "place", "within", "event"})
     kind = data.get("kind")
     if kind not in FACT_KINDS:
         raise _fail(f"{key}.kind", f"one of {', '.join(FACT_KINDS)}", kind)
     tolerance = data.get("tolerance")
+    about = _words(data.get("about"), f"{key}.about")
+    roles = tuple(r.value for r in Role)
+    role = data.get("role", Tracker.role if kind != "timeline" else None)
+    if role is not None and (kind == "timeline" or role not in roles):
+        expected = "no role (a timeline follows events)" if kind == "timeline" else \
+            f"one of {', '.join(roles)}"
+        raise _fail(f"{key}.role", expected, role)
+    place = _str(data.get("place"), f"{key}.place")
+    if place is not None and resolve_place(place) is None:
+        raise _fail(f"{key}.place", "a place the extractor knows (see README, Places)", place)
+    if "place" not in data:
+        place = place_of_words(about)  # round-1 trackers: the place their `about` names
+    events = tuple(e.value for e in Event if e.value)
     return Tracker(
         name=_str(data.get("name"), f"{key}.name", required=True),
         kind=kind,
-        about=_words(data.get("about"), f"{key}.about"),
+        about=about,
         not_about=_words(data.get("not_about"), f"{key}.not_about"),
         cues=_words(data.get("cues"), f"{key}.cues"),
         label=_str(data.get("label"), f"{key}.label", default=""),
         tolerance=None if tolerance is None else _number(tolerance, f"{key}.tolerance", 0),
+        role=role,
+        actors=_choices(data.get("actor"), f"{key}.actor", tuple(a.value for a in Actor),
+                        Tracker.actors),
+        place=place,
+        within=_bool(data.get("within"), f"{key}.within", Tracker.within),
+        events=_choices(data.get("event"), f"{key}.event", events, Tracker.events),
     )
 
 
@@ -484,11 +541,24 @@ def _crawl(raw: Any) -> CrawlConfig:
 
 def _changes(raw: Any) -> ChangesConfig:
     data = _mapping(raw, "changes")
-    _check_keys(data, "changes", {"tolerance", "alert_conflicts", "revisions"})
+    _check_keys(data, "changes", {"tolerance", "alert_conflicts", "revisions", "confirm"})
+    d, c = ChangesConfig(), ConfirmConfig()
+    confirm = _mapping(data.get("confirm"), "changes.confirm")
+    _check_keys(confirm, "changes.confirm", {"voices", "window", "max_jump"})
+    window = confirm.get("window")
     return ChangesConfig(
-        tolerance=_number(data.get("tolerance"), "changes.tolerance", 0.05),
-        alert_conflicts=_bool(data.get("alert_conflicts"), "changes.alert_conflicts", False),
-        revisions=_bool(data.get("revisions"), "changes.revisions", True),
+        tolerance=_number(data.get("tolerance"), "changes.tolerance", d.tolerance),
+        alert_conflicts=_bool(data.get("alert_conflicts"), "changes.alert_conflicts",
+                              d.alert_conflicts),
+        revisions=_bool(data.get("revisions"), "changes.revisions", d.revisions),
+        confirm=ConfirmConfig(
+            voices=int(_number(confirm.get("voices"), "changes.confirm.voices", c.voices,
+                               minimum=1)),
+            window=c.window if window is None else parse_interval(window,
+                                                                   "changes.confirm.window"),
+            max_jump=_number(confirm.get("max_jump"), "changes.confirm.max_jump", c.max_jump,
+                             minimum=1),
+        ),
     )
 
 

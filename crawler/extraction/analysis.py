@@ -26,11 +26,16 @@ def matching_stories(title: str | None, text: str, stories: tuple[Story, ...]) -
     return [s for s in stories if s.match.matches(content)]
 
 
-def fact_rows(text: str, published: str | None, stories: list[Story]) -> list[dict[str, Any]]:
-    """The facts of a text, once per matching story with that story's trackers."""
-    from crawler.facts.extract import assign_trackers, extract_facts
+def fact_rows(text: str, published: str | None, stories: list[Story], title: str | None = None
+              ) -> list[dict[str, Any]]:
+    """The facts of a text, once per matching story with that story's trackers.
 
-    facts = extract_facts(text, report_date(published))
+    ``title`` is context for the facts' subjects (the country a headline names).
+    """
+    from crawler.facts.extract import extract_facts
+    from crawler.facts.trackers import assign_trackers
+
+    facts = extract_facts(text, report_date(published), title=title or "")
     if not facts:
         return []
     rows = []
@@ -76,5 +81,5 @@ def analyse(report: dict[str, Any], stories: tuple[Story, ...]) -> dict[str, Any
         return None
     matched = matching_stories(report.get("title"), text, stories)
     report["stories"] = [s.name for s in matched]
-    report["facts"] = fact_rows(text, report.get("published"), matched)
+    report["facts"] = fact_rows(text, report.get("published"), matched, report.get("title"))
     return report

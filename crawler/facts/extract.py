@@ -6,8 +6,8 @@ false fact becomes a false alert, so every rule demands positive evidence (a per
 a coalition noun, an end/start cue next to a date) and a set of filters rejects the usual
 look-alikes (casualties, money, ages, years of history, past meeting dates).
 
-Public API: :class:`Fact`, :func:`extract_facts`, :func:`assign_trackers`, plus the
-helpers :func:`parse_number` and :func:`split_sentences` that tests and tools reuse.
+Public API: :func:`extract_facts`. The fact record is :class:`crawler.facts.model.Fact`;
+trackers are assigned by :mod:`crawler.facts.trackers`.
 """
 
 from __future__ import annotations
@@ -15,164 +15,22 @@ from __future__ import annotations
 import datetime
 import logging
 import re
-from collections.abc import Sequence, Set
 from dataclasses import dataclass, replace
-from typing import Protocol
 
+from crawler.facts.attribution import attributed
+from crawler.facts.model import _MONTH_ABBR, KINDS, Fact, _norm
 from crawler.facts.numbers import NUM_RE, VAGUE_RANGE, VAGUE_RE, parse_number
+from crawler.facts.sentences import split_sentences
+from crawler.facts.vocabulary import APPROX as _APPROX
+from crawler.facts.vocabulary import EXACT as _EXACT
+from crawler.facts.vocabulary import LOWER as _LOWER
+from crawler.facts.vocabulary import UPPER as _UPPER
 
 log = logging.getLogger(__name__)
 
-KINDS = ("troops", "members", "timeline")
-_MONTH_ABBR = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
+__all__ = ["KINDS", "Fact", "extract_facts"]
 
-class TrackerLike(Protocol):
-    """What :func:`assign_trackers` reads from a tracker; ``crawler.config.model.Tracker`` fits.
-
-    A protocol rather than an import keeps this module independent of the config loader.
-    """
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def about(self) -> tuple[str, ...]: ...
-    @property
-    def not_about(self) -> tuple[str, ...]: ...
-    @property
-    def cues(self) -> tuple[str, ...]: ...
-
-
-@dataclass(frozen=True)
-class Fact:
-    """One statement of a troop figure, a member count or a mission date."""
-
-    kind: str
-    value: str
-    low: float | None
-    high: float | None
-    number: float | None
-    granularity: str
-    qualifier: str
-    raw: str
-    start: int
-    end: int
-    sentence: str
-    tracker: str | None = None
-
-    @property
-    def low_open(self) -> bool:
-        """True when ``low`` itself is excluded ("more than 80" means > 80)."""
-        return self.granularity == "lower" and self.qualifier not in _INCLUSIVE
-
-    @property
-    def high_open(self) -> bool:
-        """True when ``high`` itself is excluded ("fewer than 2,000" means < 2000)."""
-        return self.granularity == "upper" and self.qualifier not in _INCLUSIVE
-
-    def display(self) -> str:
-        """Short human form for alert subjects: "~2,500", "<2,000", "Sep 2025"."""
-        if self.kind == "timeline":
-            parts = self.value.split("-")
-            if len(parts) == 1:
-                return parts[0]
-            month = _MONTH_ABBR[int(parts[1]) - 1]
-            return (
-                f"{int(parts[2])} {month} {parts[0]}" if len(parts) == 3 else f"{month} {parts[0]}"
-            )
-        if self.granularity == "vague":
-            return self.value
-        if self.granularity == "range":
-            return f"{_fmt(self.low)}–{_fmt(self.high)}"
-        if self.granularity == "relative":
-            return ("~" if self.qualifier in _APPROX else "") + self.value
-        figure = _fmt(self.number)
-        if self.granularity == "approx":
-            return "~" + figure
-        if self.granularity == "upper":
-            return ("<" if self.high_open else "≤") + figure
-        if self.granularity == "lower":
-            return (">" if self.low_open else "≥") + figure
-        return figure
-
-
-def _fmt(x: float | None) -> str:
-    if x is None:
-        return "?"
-    return f"{int(x):,}" if float(x).is_integer() else f"{x:,}"
-
-
-def _norm(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
-
-
-# ---------------------------------------------------------------------------------------
-# Sentences
-# ---------------------------------------------------------------------------------------
-
-_ABBREV = set(
-    "mr mrs ms dr gen lt col maj capt sgt adm gov sen rep rev st jr sr prof no vs inc corp co "
-    "ltd jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur fri sat sun "
-    "approx est fig al mt ft".split()
-)
-_BOUNDARY_RE = re.compile(r"[.!?]+[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z])")
-
-
-def split_sentences(text: str) -> list[tuple[int, int, int]]:
-    """Split text into sentences: ``(start, end, paragraph_index)`` offsets into ``text``.
-
-    Paragraphs are separated by newlines. A period after a known abbreviation ("Gen.",
-    "Sept.") or an initialism ("U.S.", "D.C.") does not end a sentence.
-    """
-    out: list[tuple[int, int, int]] = []
-    for para_idx, para in enumerate(re.finditer(r"[^\n]+", text)):
-        p_start = para.start()
-        chunk = para.group()
-        cur = 0
-        for m in _BOUNDARY_RE.finditer(chunk):
-            if chunk[m.start()] == ".":
-                word = re.search(r"(\S*)$", chunk[: m.start()]).group(1)  # type: ignore[union-attr]
-                bare = word.lstrip("(\"“'").lower()
-                if bare in _ABBREV or re.fullmatch(r"(?:[a-z]\.)*[a-z]", bare):
-                    continue
-            _add_span(out, chunk, p_start, cur, m.end(), para_idx)
-            cur = m.end()
-        _add_span(out, chunk, p_start, cur, len(chunk), para_idx)
-    return out
-
-
-def _add_span(
-    out: list[tuple[int, int, int]], chunk: str, base: int, a: int, b: int, para: int
-) -> None:
-    seg = chunk[a:b]
-    stripped = seg.strip()
-    if stripped:
-        lead = len(seg) - len(seg.lstrip())
-        out.append((base + a + lead, base + a + lead + len(stripped), para))
-
-
-# ---------------------------------------------------------------------------------------
-# Counts: troops and members
-# ---------------------------------------------------------------------------------------
-
-_APPROX = frozenset(
-    "approximately|approx.|about|around|roughly|some|an estimated|estimated|close to|"
-    "nearly|almost|just under|just over|~".split("|")
-)
-_UPPER = frozenset(
-    "fewer than|less than|under|below|no more than|not more than|at most|up to|"
-    "a maximum of|as many as".split("|")
-)
-_LOWER = frozenset(
-    "more than|over|at least|upwards of|in excess of|above|exceeding|a minimum of".split("|")
-)
-_INCLUSIVE = frozenset(
-    "at least|a minimum of|upwards of|no more than|not more than|at most|up to|"
-    "a maximum of|as many as".split("|")
-)
-_EXACT = {"only", "just", "exactly", "precisely", "a total of", "the total of"}
 _QUALS = sorted([*_APPROX, *_UPPER, *_LOWER, *_EXACT, "between"], key=len, reverse=True)
 _QUAL_RE = re.compile(
     r"(?i)(?:^|(?<=[\s(“\"]))("
@@ -667,11 +525,13 @@ def _timeline_facts(
 # ---------------------------------------------------------------------------------------
 
 
-def extract_facts(text: str, published: datetime.date | None = None) -> list[Fact]:
+def extract_facts(text: str, published: datetime.date | None = None, *, title: str = ""
+                  ) -> list[Fact]:
     """Every troops/members/timeline statement in ``text`` (an article or one sentence).
 
     ``published`` is the report date; relative dates ("next September", "by the end of the
-    year") resolve against it and are skipped when it is None.
+    year") resolve against it and are skipped when it is None. ``title`` is context for
+    the facts' subjects.
     """
     facts: list[Fact] = []
     prev_para = -1
@@ -683,118 +543,11 @@ def extract_facts(text: str, published: datetime.date | None = None) -> list[Fac
         dates, spans = _timeline_facts(s, start, published)
         counts = _count_facts(s, start, spans, prev_troops)
         prev_troops = any(f.kind == "troops" for f in counts)
-        facts.extend(sorted(counts + dates, key=lambda f: f.start))
+        found = sorted(counts + dates, key=lambda f: f.start)
+        if found:
+            official = attributed(s)
+            facts.extend(replace(f, attributed=official) for f in found)
     log.debug("extracted %d facts from %d characters", len(facts), len(text))
     return facts
 
 
-def _word_re(words: Sequence[str]) -> re.Pattern[str] | None:
-    if not words:
-        return None
-    alts = "|".join(re.escape(w.strip()).replace(r"\ ", r"\s+") for w in words if w.strip())
-    return re.compile(rf"(?i)(?<!\w)(?:{alts})(?!\w)") if alts else None
-
-
-def _stem(word: str) -> str:
-    w = word.lower()
-    for suffix in ("ing", "ed", "es", "s", "e"):
-        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
-            return w[: -len(suffix)]
-    return w
-
-
-_EVENT_STEMS = frozenset(
-    "end conclud until through begin began start commenc launch clos finish complet expir "
-    "withdraw leav depart exit vacat continu run last from".split()
-)
-_CLAUSE_SPLIT_RE = re.compile(r"[,;:—()]|\s(?:and|but|while|whereas|with)\s")
-
-
-def _cue_ok(tracker: TrackerLike, fact: Fact, text: str, sent_start: int) -> bool:
-    """Does a tracker cue appear in the date's own clause (or its sentence if verbless)?"""
-    if not tracker.cues:
-        return True
-    cues = {_stem(c) for c in tracker.cues}
-
-    def has(stems: list[str], wanted: Set[str]) -> bool:
-        return any(st == c or (len(c) >= 6 and st.startswith(c)) for st in stems for c in wanted)
-
-    before = text[sent_start : fact.start]
-    pieces = _CLAUSE_SPLIT_RE.split(before)
-    clause = pieces[-1] + fact.raw + _CLAUSE_SPLIT_RE.split(text[fact.end : fact.end + 80])[0]
-    stems = [_stem(w) for w in re.findall(r"[A-Za-z]+", clause)]
-    if has(stems, cues):
-        return True
-    if has(stems, _EVENT_STEMS - {"until", "through", "from"}):
-        return False  # the clause names another event ("begins now and will end in ...")
-    whole = [_stem(w) for w in re.findall(r"[A-Za-z]+", before + fact.raw)]
-    return has(whole, cues)
-
-
-_PLACE_TAIL_RE = re.compile(
-    r"\s+(?:(?:stationed|based|deployed|remaining|still)\s+)?(?:in|at|inside|across|from)\s+"
-    r"(?:the\s+)?(?:[a-z]+\s+){0,2}?(?:[A-Z][\w’'-]*\s?){1,3}"
-)
-
-
-def _about_decision(
-    tracker: TrackerLike, fact: Fact, text: str, sents: list[tuple[int, int, int]], idx: int
-) -> bool:
-    about, not_about = _word_re(tracker.about), _word_re(tracker.not_about)
-    if about is None and not_about is None:
-        return True
-    s_start, s_end, para = sents[idx]
-    tail = _PLACE_TAIL_RE.match(text, fact.end, s_end)
-    lo, hi = fact.start, (tail.end() if tail else fact.end)
-
-    def nearest(rx: re.Pattern[str] | None, a: int, b: int) -> float:
-        if rx is None:
-            return float("inf")
-        return min(
-            (max(lo - m.end(), m.start() - hi, 0) for m in rx.finditer(text, a, b)),
-            default=float("inf"),
-        )
-
-    d_about, d_not = nearest(about, s_start, s_end), nearest(not_about, s_start, s_end)
-    if d_about < float("inf") or d_not < float("inf"):
-        return d_about <= d_not if about is not None else d_not == float("inf")
-    if about is None:
-        return True
-    # not in the sentence: the closest earlier sentence of the paragraph that names either
-    for j in range(idx - 1, -1, -1):
-        a, b, p = sents[j]
-        if p != para:
-            break
-        hit_a = about.search(text, a, b)
-        hit_n = not_about.search(text, a, b) if not_about else None
-        if hit_a or hit_n:
-            return bool(hit_a) and not hit_n
-    lede = [x for x in sents[:2] if x[2] == sents[0][2]]
-    return any(about.search(text, a, b) for a, b, _ in lede)
-
-
-def assign_trackers(facts: list[Fact], text: str, trackers: Sequence[TrackerLike]) -> list[Fact]:
-    """Return ``facts`` with ``tracker`` set to the first tracker that claims each, else None.
-
-    A tracker claims a fact of its kind when one of its ``about`` words is near the fact
-    (same sentence, else an earlier sentence of the paragraph, else the title/lede) and no
-    ``not_about`` word is closer; timeline trackers also need one of their ``cues`` in the
-    date's clause. Empty ``about`` or ``cues`` match anything.
-    """
-    sents = split_sentences(text)
-    out: list[Fact] = []
-    for fact in facts:
-        idx = next((i for i, (a, b, _) in enumerate(sents) if a <= fact.start < b), None)
-        claimed = None
-        if idx is not None:
-            for tracker in trackers:
-                if tracker.kind != fact.kind:
-                    continue
-                if not _about_decision(tracker, fact, text, sents, idx):
-                    continue
-                if fact.kind == "timeline" and not _cue_ok(tracker, fact, text, sents[idx][0]):
-                    continue
-                claimed = tracker.name
-                break
-        out.append(replace(fact, tracker=claimed))
-    return out

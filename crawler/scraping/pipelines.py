@@ -54,6 +54,7 @@ class ArchivePipeline:
             # The page had no article text; the feed item's own content stands in for it.
             ctx.counts.fallbacks += 1
         report["run_id"] = ctx.run_id
+        report["official"] = ctx.source.official
         stored = ctx.archive.store(report)
         if stored.status == "new":
             ctx.counts.new_documents += 1
