@@ -25,7 +25,7 @@ BASELINE = [
 ]
 MOVED = [
     ("a2", "2025-10-01", "US to cut forces in Iraq",
-     "The U.S. military will reduce its forces in Iraq to fewer than 2,000 troops, a senior "
+     "The U.S. military has cut its forces in Iraq to fewer than 2,000 troops, a senior "
      "official said. The coalition mission in Iraq will now conclude by September 2026, the "
      "two governments said."),
 ]

@@ -394,11 +394,11 @@ def test_detector_edge_cases(tmp_path: Path) -> None:
            "The United States has about 2,400 troops in Iraq.")
     assert _outcomes(archive, config) == [("baseline", None, "~2,500", 0)]  # 2,400: same
     _store(archive, config, "http://c/1", "2025-01-10",
-           "The United States will keep fewer than 2,000 troops in Iraq.")
+           "The United States now keeps fewer than 2,000 troops in Iraq.")
     assert _outcomes(archive, config) == [("change", "~2,500", "<2,000", 1)]
     # B edits its old article to the value already alerted: no second alert.
     _store(archive, config, "http://b/1", "2024-09-06",
-           "The United States will keep fewer than 2,000 troops in Iraq.")
+           "The United States now keeps fewer than 2,000 troops in Iraq.")
     assert _outcomes(archive, config) == []
     # Another outlet's estimate inside the bound is the same drawdown, not news.
     _store(archive, config, "http://d/1", "2025-01-11",
@@ -443,13 +443,13 @@ def test_revisions_off_still_alert_the_change(tmp_path: Path) -> None:
            "The United States has approximately 2,500 troops in Iraq.")
     _outcomes(archive, config)
     _store(archive, config, "http://a/1", "2025-01-01",
-           "The United States will keep fewer than 2,000 troops in Iraq.")
+           "The United States now keeps fewer than 2,000 troops in Iraq.")
     assert _outcomes(archive, config) == [("change", "~2,500", "<2,000", 1)]
     archive.close()
 
 
 def P(x: str) -> str:
-    return f"The United States will keep {x} troops in Iraq."
+    return f"The United States now keeps {x} troops in Iraq."
 
 
 def T(x: str) -> str:
@@ -553,3 +553,47 @@ def test_a_sources_first_crawl_is_history_not_alerts(tmp_path: Path, site: NewsS
                    body.replace("fewer than 2,000", "fewer than 1,200"))])
     assert newswatch(config, "crawl").exit_code == 0
     assert [m["Subject"] for m in smtp.wait_for(1)] == ["US troops in Iraq: <2,000 → <1,200"]
+
+
+def test_an_edit_of_an_article_the_first_crawl_archived_alerts(
+        tmp_path: Path, site: NewsSite, smtp: SMTPSink, slack: WebhookSink) -> None:
+    """Only the facts a first crawl found are history; a later edit is news."""
+    config = write_config(tmp_path, site, smtp.port, slack.url)
+    site.publish(BASELINE + MOVED)
+    assert newswatch(config, "crawl").exit_code == 0
+    assert smtp.messages == []  # the first crawl: history
+    slug, date, title, body = MOVED[0]
+    site.edit(slug, date, title, body.replace("fewer than 2,000", "fewer than 1,500"))
+    assert newswatch(config, "crawl").exit_code == 0
+    mails = smtp.wait_for(1)
+    assert [m["Subject"] for m in mails] == [
+        "US troops in Iraq: article revised, <2,000 → <1,500"]
+    assert "1,500" in mails[0].get_body(("plain",)).get_content()
+
+
+def test_a_watched_page_alerts_every_edit_with_its_diff(tmp_path: Path, site: NewsSite,
+                                                       smtp: SMTPSink, slack: WebhookSink
+                                                       ) -> None:
+    """A `page` source keeps the page monitor's promise: an edit of its text alerts."""
+    body = "Opening hours of the embassy consular section: Monday to Thursday. " * 3
+    site.server.publish("notice.html", f"<html><body><article><h1>Consular notice</h1>"
+                                       f"<p>{body}</p><p>{body}</p></article></body></html>")
+    config = write_config(tmp_path, site, smtp.port, slack.url)
+    text = config.read_text().replace(
+        "sources:\n", f"sources:\n  - {{name: notice, type: page, url: "
+                      f"'{site.server.url}/notice.html', revisit: 0}}\n")
+    config.write_text(text)
+    assert newswatch(config, "crawl", "--source", "notice").exit_code == 0
+    assert smtp.messages == []  # first crawl: the page's first version
+    edited = body.replace("Thursday", "Friday")
+    site.server.edit("notice.html", f"<html><body><article><h1>Consular notice</h1>"
+                                    f"<p>{edited}</p><p>{body}</p></article></body></html>")
+    assert newswatch(config, "crawl", "--source", "notice").exit_code == 0
+    mails = smtp.wait_for(1)
+    assert [m["Subject"] for m in mails] == ["Consular notice (notice): page revised"]
+    text = mails[0].get_body(("plain",)).get_content()
+    assert "Friday" in text and "/notice.html" in text
+    assert len(slack.requests) == 1
+    # an unchanged re-check is not an edit
+    assert newswatch(config, "crawl", "--source", "notice").exit_code == 0
+    assert len(smtp.messages) == 1

@@ -268,9 +268,16 @@ def list_changes(
     type: str | None = None,
     tracker: str | None = None,
     limit: int | None = None,
+    status: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows of `changes`, newest first, with the new fact's evidence and corroborations."""
+    """Rows of `changes`, newest first, with the new fact's evidence and corroborations.
+
+    ``status``: "confirmed" or "unconfirmed" (changes waiting for confirmation).
+    """
     where, params = [], []
+    if status:
+        where.append("coalesce(c.status, 'confirmed') = ?")
+        params.append(status)
     if story:
         where.append("c.story = ?")
         params.append(story)
@@ -288,13 +295,14 @@ def list_changes(
     sql = f"""
         SELECT c.id, c.story, c.tracker, c.kind, c.type, c.old_value, c.new_value,
                c.old_display, c.new_display, c.old_fact_id, c.new_fact_id, c.detected_at,
+               coalesce(c.status, 'confirmed') AS status, d.id AS document_id,
                coalesce(f.published, d.published) AS published, d.source, d.title, d.url,
                f.sentence,
                (SELECT count(*) FROM corroborations k WHERE k.change_id = c.id)
                    AS corroborations
         FROM changes c
         LEFT JOIN facts f ON f.id = c.new_fact_id
-        LEFT JOIN documents d ON d.id = f.document_id
+        LEFT JOIN documents d ON d.id = coalesce(f.document_id, c.document_id)
         {"WHERE " + " AND ".join(where) if where else ""}
         ORDER BY c.detected_at DESC, c.id DESC
         {"LIMIT ?" if limit else ""}

@@ -47,7 +47,6 @@ from crawler.changes.rules import (
     repeats,
     replaced,
     same_value,
-    same_voice,
     within,
 )
 from crawler.changes.textdiff import changed_passage, word_diff
@@ -151,9 +150,7 @@ class Detector:
             first = pending.statements[0]
             if not (same_value(fact, first, tolerance) and within(fact, first, rule.window)):
                 continue
-            if any(same_voice(fact, s) for s in pending.statements):
-                self.store.corroborate(pending.change_id, fact, first)  # the same voice again
-                return None
+            # (a copy of a text already counted adds no voice, but may be official)
             statements = [*pending.statements, fact]
             if not confirmed(statements, cur, rule):
                 self.store.corroborate(pending.change_id, fact, first)

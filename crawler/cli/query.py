@@ -412,12 +412,14 @@ def _print_document(doc: dict[str, Any], vers: list[dict[str, Any]]) -> None:
 @click.option("--tracker", help="Only changes of this tracker.")
 @click.option("--since", type=SINCE, help="Only changes detected on or after DATE (or 7d).")
 @click.option("--type", "type_", type=click.Choice(CHANGE_TYPES))
+@click.option("--unconfirmed", is_flag=True,
+              help="Only changes waiting for confirmation (not alerted yet).")
 @click.option("--limit", type=click.IntRange(0), default=0, help="At most N (default all).")
 @json_option
 @pass_state
 @library_errors
 def changes(state: State, story: str | None, tracker: str | None, since: str | None,
-            type_: str | None, limit: int, as_json: bool) -> None:
+            type_: str | None, unconfirmed: bool, limit: int, as_json: bool) -> None:
     """List detected changes of tracked facts, newest first.
 
     Each with the new value's source, sentence and link, and how many reports corroborate it.
@@ -425,7 +427,7 @@ def changes(state: State, story: str | None, tracker: str | None, since: str | N
     archive = _open(state)
     try:
         rows = list_changes(archive.db, story=story, since=since, type=type_, tracker=tracker,
-                            limit=limit or None)
+                            limit=limit or None, status="unconfirmed" if unconfirmed else None)
     finally:
         archive.close()
     if as_json:
@@ -436,7 +438,8 @@ def changes(state: State, story: str | None, tracker: str | None, since: str | N
         return
     table(["id", "detected_at", "tracker", "type", "change", "source", "corroborations",
            "sentence", "url"],
-          [[r["id"], r["detected_at"], r["tracker"], r["type"],
+          [[r["id"], r["detected_at"], r["tracker"],
+            r["type"] + (" (unconfirmed)" if r["status"] == "unconfirmed" else ""),
             f"{r['old_display']} → {r['new_display']}" if r["old_display"]
             else r["new_display"], r["source"],
             r["corroborations"], _short(r["sentence"], 120), r["url"]] for r in rows])

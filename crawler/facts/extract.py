@@ -20,7 +20,9 @@ from dataclasses import dataclass, replace
 from crawler.facts.attribution import attributed
 from crawler.facts.model import _MONTH_ABBR, KINDS, Fact, _norm
 from crawler.facts.numbers import NUM_RE, VAGUE_RANGE, VAGUE_RE, parse_number
+from crawler.facts.places import place_key
 from crawler.facts.sentences import split_sentences
+from crawler.facts.subjects import annotate
 from crawler.facts.vocabulary import APPROX as _APPROX
 from crawler.facts.vocabulary import EXACT as _EXACT
 from crawler.facts.vocabulary import LOWER as _LOWER
@@ -52,7 +54,9 @@ _MOD_WORD = (
     r"troop-contributing|participating|us|american|uniformed))"
 )
 _NOUN_AFTER_RE = re.compile(
-    rf"(?:-strong\s+(?P<strong>\w+)|\s+(?:{_MOD_WORD}\s+){{0,4}}"
+    rf"(?:-strong\s+(?P<strong>\w+)"
+    rf"|-(?:member|nation|country|state)\s+(?P<compound>(?i:coalition|alliance|grouping|bloc))"
+    rf"|\s+(?:{_MOD_WORD}\s+){{0,4}}"
     rf"(?:(?P<troop>(?i:{_TROOP_NOUN}))|(?P<member>(?i:{_MEMBER_NOUN}))))(?![\w-])"
 )
 _PERCENT_RE = re.compile(r"\s*(?:%|(?i:percent|per\s+cent)\b)")
@@ -183,7 +187,7 @@ def _count_facts(s: str, base: int, masked: list[tuple[int, int]], prev_troops: 
                 and not _FOREIGN_RE.search(s, n.end, m.end())
             )
             kinds.append(None if local else ("troops", m.end()))
-        elif m.group("member") and _member_count(s, n, m):
+        elif m.group("compound") or (m.group("member") and _member_count(s, n, m)):
             kinds.append(("members", m.end()))
         else:
             kinds.append(None)
@@ -372,6 +376,7 @@ _DATE_RE = re.compile(
       | (?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m1>{_MONTH})(?:,?\s+(?P<y1>{_YEAR}))?
       | (?P<m2>{_MONTH})(?:\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?(?:\s*[-–]\s*\d{{1,2}})?(?!\d))?
         (?:,?\s+(?P<y2>{_YEAR})(?!\d))?
+      | (?P<season>(?i:spring|summer|autumn|fall|winter))(?:\s+of)?\s+(?P<y4>{_YEAR})(?!\d)
       | (?P<y3>{_YEAR})(?!\d|,\d)
     )
     """,
@@ -379,7 +384,9 @@ _DATE_RE = re.compile(
 )
 _CUE_RE = re.compile(
     r"(?i)(?:\b(?P<prep>(?:no|not)\s+later\s+than|by|until|till|through(?:out)?|thru|before|from|"
-    r"starting(?:\s+(?:in|from|on))?|beginning(?:\s+(?:in|on))?)"
+    r"starting(?:\s+(?:in|from|on))?|beginning(?:\s+(?:in|on))?|"
+    r"(?:set|scheduled|slated|due|planned|timed|targeted)\s+for)"
+
     r"|\b(?P<verb>end(?:s|ed|ing)?|conclud(?:e|es|ed|ing)|commenc(?:e|es|ed|ing)|begin|begins|began|"
     r"start(?:s|ed)?|clos(?:e|es|ed|ing)|shut(?:s|ting)?\s+down|expir(?:e|es|ed|ing)|"
     r"complet(?:e|es|ed|ing)|finish(?:es|ed|ing)?|wrap(?:s|ped|ping)?\s+up)(?:\s+\w+ly)?(?:\s+(?:in|on|at))?)"
@@ -398,16 +405,28 @@ _ACT_BEFORE_CUE_RE = re.compile(
     r"inform|notif|review|vote|approv|sign|negotiat|discuss|meet|hold|talk)\w*\b(?P<gap>[^,;.]{0,40})$"
 )
 _FROM_END_RE = re.compile(r"(?i)\s+(?:until|till|through|thru|to)\b")
+# "the first stage of the withdrawal in June 2025": a phase or a move named with its date
+_NOUN_CUE_RE = re.compile(
+    r"(?i)\b(?:phase|stage|step|withdrawal|drawdown|pull-?out|departure|exit|handover|"
+    r"transition)(?:\s+[\w-]+){0,3}?\s+(?:in|during)\s+$")
+# "an Oct. 1 deadline", "the September 2026 target date": the date names its own event
+_DEADLINE_AFTER_RE = re.compile(
+    r"(?i)\s+(?:deadline|target\s+date|cut-?off(?:\s+date)?|end\s+date)\b")
+# "2024-01-26", "1/26/2024": dates written in digits are never counts
+_NUMERIC_DATE_RE = re.compile(r"\b(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/(?:\d{4}|\d{2}))\b")
 _PAST_RE = re.compile(
     r"(?i)\b(?:had|was|were|did|last\s+year|began|started|commenced|ended|concluded|closed)\b"
 )
 
 
 _PART_MONTH = ((r"\b(?:end|close)\b", 12), (r"\bmid|middle", 6), (r"beginning|start", 1))
+_SEASON_MONTH = {"winter": 1, "spring": 4, "summer": 7, "autumn": 10, "fall": 10}
 
 
 def _month_of(m: re.Match[str]) -> int | None:
     """The month a date match names, if any."""
+    if m.group("season"):
+        return _SEASON_MONTH[m.group("season").lower()]
     text = m.group("m1") or m.group("m2")
     return _MONTHS[text[:3].lower()] if text else None
 
@@ -418,6 +437,8 @@ def _date_value(
     """Normalize a date match to ``(value, granularity)``; None when it cannot be resolved."""
     pre = re.sub(r"\s+", " ", (m.group("pre") or "").lower())
     month_end = next((mo for rx, mo in _PART_MONTH if re.search(rx, pre)), None)
+    if m.group("season"):  # the season's middle month: "by spring 2027" is 2027-04
+        return f"{int(m.group('y4')):04d}-{_SEASON_MONTH[m.group('season').lower()]:02d}", "month"
     if m.group("y3"):
         year = int(m.group("y3"))
         return (f"{year:04d}-{month_end:02d}", "month") if month_end else (f"{year:04d}", "year")
@@ -475,24 +496,31 @@ def _timeline_facts(
         if not (m.group("y3") and not m.group("pre") and _NOUN_AFTER_RE.match(s, m.end()))
     ]
     spans = [(m.start(), m.end()) for m in matches]
+    spans += [(m.start(), m.end()) for m in _NUMERIC_DATE_RE.finditer(s)]
     explicit = [
-        (m.start(), int(m.group("y1") or m.group("y2") or m.group("y3")), _month_of(m))
+        (m.start(), int(m.group("y1") or m.group("y2") or m.group("y3") or m.group("y4")),
+         _month_of(m))
         for m in matches
-        if m.group("y1") or m.group("y2") or m.group("y3")
+        if m.group("y1") or m.group("y2") or m.group("y3") or m.group("y4")
     ]
     facts: list[Fact] = []
     for m in matches:
         if m.group("the_year") and not m.group("pre"):
             continue  # a bare "year"/"month"
-        cue = _CUE_RE.search(s, max(0, m.start() - 60), m.start())
-        if cue is None:
+        cue = _CUE_RE.search(s, max(0, m.start() - 60), m.start()) or _NOUN_CUE_RE.search(
+            s, max(0, m.start() - 60), m.start())
+        if cue is not None:
+            cue_start, prep = cue.start(), (cue.groupdict().get("prep") or "").lower()
+        elif _DEADLINE_AFTER_RE.match(s, m.end()):
+            cue_start, prep = m.start(), ""  # "an Oct. 1 deadline"
+        else:
             continue
-        if (cue.group("prep") or "").lower() == "from" and not _FROM_END_RE.match(s, m.end()):
+        if prep == "from" and not _FROM_END_RE.match(s, m.end()):
             continue  # "from September 2025" is a start only when an end follows
-        act = _ACT_BEFORE_CUE_RE.search(s, max(0, cue.start() - 60), cue.start())
-        if act and cue.group("prep") and not _CONTEXT_RE.search(act.group("gap")):
+        act = _ACT_BEFORE_CUE_RE.search(s, max(0, cue_start - 60), cue_start)
+        if act and prep and not _CONTEXT_RE.search(act.group("gap")):
             continue
-        window = s[max(0, cue.start() - 160) : m.end() + 40]
+        window = s[max(0, cue_start - 160) : m.end() + 40]
         if not _CONTEXT_RE.search(window):
             continue
         # A bare month takes the year of another date in the sentence, unless it is a
@@ -510,10 +538,12 @@ def _timeline_facts(
         value, gran = resolved
         if published is not None and int(value[:4]) < published.year - 1:
             continue  # history, not a schedule
-        qualifier = re.sub(r"\s+", " ", s[cue.start() : m.start()] + (m.group("pre") or "")).strip()
+        qualifier = re.sub(r"\s+", " ", s[cue_start : m.start()] + (m.group("pre") or "")).strip()
+        if cue is None:
+            qualifier = "deadline"
         qualifier = re.sub(r"\s+the$", "", qualifier)
         qualifier = qualifier.rstrip("-") + ("-" if (m.group("pre") or "").endswith("-") else "")
-        span = (cue.start(), m.end())
+        span = (cue_start, m.end())
         facts.append(
             _span_fact("timeline", value, (None, None), None, gran, qualifier, s, base, *span)
         )
@@ -536,7 +566,9 @@ def extract_facts(text: str, published: datetime.date | None = None, *, title: s
     facts: list[Fact] = []
     prev_para = -1
     prev_troops = False
-    for start, end, para in split_sentences(text):
+    sentences = split_sentences(text)
+    lede = " ".join(text[a:b] for a, b, _ in sentences[:2])
+    for i, (start, end, para) in enumerate(sentences):
         if para != prev_para:
             prev_para, prev_troops = para, False
         s = text[start:end]
@@ -546,7 +578,17 @@ def extract_facts(text: str, published: datetime.date | None = None, *, title: s
         found = sorted(counts + dates, key=lambda f: f.start)
         if found:
             official = attributed(s)
-            facts.extend(replace(f, attributed=official) for f in found)
+            # what the fact is about: its own sentence first; the title, the lede and the
+            # paragraph's previous sentences only as a fallback
+            earlier = [text[a:b] for a, b, p in sentences[max(0, i - 3):i] if p == para]
+            context = "\n".join([title, lede, *earlier])
+            for f in found:
+                subject = annotate(s, f.start - start, f.end - start, f.kind,
+                                   context=context, published=published)
+                facts.append(replace(
+                    f, attributed=official, role=subject.role.value if f.kind != "timeline"
+                    else "", actor=subject.actor.value, place=place_key(subject.place),
+                    event=subject.event.value, tense=subject.tense.value))
     log.debug("extracted %d facts from %d characters", len(facts), len(text))
     return facts
 

@@ -29,7 +29,8 @@ _DIGIT_NUM = (
     r"(?:\s?(?:[kK]|thousand|million)(?![A-Za-z]))?"
 )
 NUM_RE = re.compile(
-    rf"\b(?<![\w$£€.,/])(?<![A-Za-z]-)(?:{_DIGIT_NUM}|(?i:\b{_WORD_NUM}\b))(?![\w/]|[.,]\d|-(?!strong)[A-Za-z])"
+    rf"\b(?<![\w$£€.,/])(?<![A-Za-z]-)(?:{_DIGIT_NUM}|(?i:\b{_WORD_NUM}\b))"
+    r"(?![\w/]|[.,]\d|-(?!strong|member|nation|country|state)[A-Za-z])"
 )
 VAGUE_RE = re.compile(
     r"(?i)\b(?:(?P<tens>tens\s+of\s+thousands)|(?P<pl>hundreds|thousands|dozens)|"

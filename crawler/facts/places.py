@@ -12,18 +12,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-#: canonical place path (most general first) -> regex alternatives naming it
+#: canonical place path (most general first) -> alternatives naming it, lower-case regex
+#: fragments (text is matched lower-cased); deeper paths first
 PLACES: dict[tuple[str, ...], str] = {
-    ("iraq", "federal"): r"federal Iraq",
-    ("iraq", "kurdistan", "erbil"): r"Erbil|Arbil|Irbil|Hareer|Harir",
-    ("iraq", "kurdistan"): (r"Iraqi Kurdistan|Kurdistan(?: Region)?|"
-                            r"(?:autonomous )?Kurdish (?:autonomous )?region|KRI"),
-    ("iraq", "ain-al-asad"): r"A[iy]n al[- ]Asad|Al[- ]Asad|Anbar",
-    ("iraq", "baghdad"): (r"Baghdad|Victory Base(?: Complex)?|Camp Victory|Green Zone|"
-                          r"Union III|BIAP"),
-    ("iraq",): r"Iraq",
-    ("syria",): r"Syria|(?:al-)?Tanf",
-    ("centcom",): r"CENTCOM|Central Command|the Middle East|the region",
+    ("iraq", "federal"): r"federal iraq",
+    ("iraq", "kurdistan", "erbil"): r"erbil|arbil|irbil|hareer|harir",
+    ("iraq", "kurdistan"): (r"iraqi kurdistan|kurdistan(?: region)?|"
+                            r"(?:autonomous )?kurdish (?:autonomous )?region|kri"),
+    ("iraq", "ain-al-asad"): r"a[iy]n al[- ]asad|al[- ]asad|anbar",
+    ("iraq", "baghdad"): (r"baghdad|victory base(?: complex)?|camp victory|green zone|"
+                          r"union iii|biap"),
+    ("iraq",): r"iraq",
+    ("syria",): r"syria|(?:al-)?tanf",
+    ("centcom",): r"centcom|central command|the middle east|the region",
 }
 
 _NAME_RES = {path: re.compile(rf"(?i)(?:{alts})") for path, alts in PLACES.items()}

@@ -9,7 +9,8 @@ _ABBREV = set(
     "ltd jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur fri sat sun "
     "approx est fig al mt ft".split()
 )
-_BOUNDARY_RE = re.compile(r"[.!?]+[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z])")
+# a sentence may begin with a capital or a digit ("2,500 troops remain.")
+_BOUNDARY_RE = re.compile(r"[.!?]+[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9])")
 
 
 def split_sentences(text: str) -> list[tuple[int, int, int]]:

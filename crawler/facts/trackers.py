@@ -1,4 +1,9 @@
-"""Assign extracted facts to a story's trackers."""
+"""Assign extracted facts to a story's trackers.
+
+A tracker follows one subject. It claims a fact whose subject (read from the fact's own
+sentence: role, actor, place, event) is the one it follows; ``about``/``not_about`` words
+and timeline ``cues`` refine that by word distance.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from crawler.facts.model import Fact
+from crawler.facts.places import place_matches, place_path, resolve_place
 from crawler.facts.sentences import split_sentences
 
 
@@ -27,6 +33,39 @@ class TrackerLike(Protocol):
     def not_about(self) -> tuple[str, ...]: ...
     @property
     def cues(self) -> tuple[str, ...]: ...
+    @property
+    def role(self) -> str | None: ...
+    @property
+    def actors(self) -> tuple[str, ...]: ...
+    @property
+    def place(self) -> str | None: ...
+    @property
+    def within(self) -> bool: ...
+    @property
+    def events(self) -> tuple[str, ...]: ...
+
+
+def subject_matches(tracker: TrackerLike, fact: Fact) -> bool:
+    """Whether the fact's subject is the one the tracker follows.
+
+    Counts: the tracker's role (a planned level never moves the current one) and one of its
+    actors. Dates: one of its events (phase 1's end never moves the final withdrawal).
+    Both: its place — exactly, or inside it with ``within`` (a base's figure never moves
+    the country's level unless asked).
+    """
+    if tracker.kind != fact.kind:
+        return False
+    if fact.kind != "timeline":
+        if tracker.role and fact.role != tracker.role:
+            return False
+        if tracker.actors and fact.actor not in tracker.actors:
+            return False
+    elif tracker.events and fact.event not in tracker.events:
+        return False
+    if tracker.place:
+        wanted = resolve_place(tracker.place) or place_path(tracker.place)
+        return place_matches(wanted, place_path(fact.place), within=tracker.within)
+    return True
 
 
 def _word_re(words: Sequence[str]) -> re.Pattern[str] | None:
@@ -117,10 +156,11 @@ def _about_decision(
 def assign_trackers(facts: list[Fact], text: str, trackers: Sequence[TrackerLike]) -> list[Fact]:
     """Return ``facts`` with ``tracker`` set to the first tracker that claims each, else None.
 
-    A tracker claims a fact of its kind when one of its ``about`` words is near the fact
-    (same sentence, else an earlier sentence of the paragraph, else the title/lede) and no
-    ``not_about`` word is closer; timeline trackers also need one of their ``cues`` in the
-    date's clause. Empty ``about`` or ``cues`` match anything.
+    A tracker claims a fact when the fact's subject is the tracker's
+    (:func:`subject_matches`), one of its ``about`` words is near the fact (same sentence,
+    else an earlier sentence of the paragraph, else the title/lede) and no ``not_about``
+    word is closer; timeline trackers also need one of their ``cues`` in the date's
+    clause. Empty ``about`` or ``cues`` match anything.
     """
     sents = split_sentences(text)
     out: list[Fact] = []
@@ -129,7 +169,7 @@ def assign_trackers(facts: list[Fact], text: str, trackers: Sequence[TrackerLike
         claimed = None
         if idx is not None:
             for tracker in trackers:
-                if tracker.kind != fact.kind:
+                if not subject_matches(tracker, fact):
                     continue
                 if not _about_decision(tracker, fact, text, sents, idx):
                     continue
