@@ -48,13 +48,19 @@ class _Server(ThreadingHTTPServer):
 
 
 class SiteServer:
-    """ThreadingHTTPServer on 127.0.0.1:<free port> in a daemon thread, serving ``root``."""
+    """ThreadingHTTPServer on 127.0.0.1:<free port> in a daemon thread, serving ``root``.
+
+    ``host`` and ``port`` bind elsewhere on loopback (tests/test_ssrf.py puts a second
+    server on 127.0.0.2 at the first one's port).
+    """
 
     slow_seconds = 5.0
     big_size = 3_000_000
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, host: str = "127.0.0.1", port: int = 0) -> None:
         self.root = Path(root).resolve()
+        self.host = host
+        self.port = port
         self.requests: list[tuple[str, str, int]] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -69,9 +75,9 @@ class SiteServer:
     def start(self) -> SiteServer:
         self._stopping.clear()
         handler = type("Handler", (_Handler,), {"site": self})
-        self._httpd = _Server(("127.0.0.1", 0), handler)
+        self._httpd = _Server((self.host, self.port), handler)
         self._httpd.handle_error = lambda request, address: None  # quiet (client hung up)
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self.url = f"http://{self.host}:{self._httpd.server_address[1]}"
         threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
         return self
 

@@ -118,6 +118,11 @@ BAD_CONFIGS = [
         ["sources", "'wire'", "twice"],
     ),
     (
+        "private-network-with-host-bits",
+        GOOD_SOURCE + "crawl: {allow_private_networks: [10.1.2.3/8]}\n",
+        ["crawl.allow_private_networks[0]", "'10.1.2.3/8'", "10.20.0.0/16"],
+    ),
+    (
         "not-yaml",
         "sources: [\n",
         ["line", "not valid YAML"],
@@ -199,6 +204,7 @@ def test_valid_config_defaults_and_relative_archive(tmp_path):
     assert briefings.cron == "*/30 * * * *" and briefings.every is None
     assert briefings.revisit == timedelta(0)
     assert config.crawl.obey_robots is True
+    assert config.crawl.allow_private_networks == ()
     with pytest.raises(ConfigError, match="no source named 'nope'"):
         config.source("nope")
 

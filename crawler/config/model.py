@@ -7,6 +7,7 @@ what was found, so a user can fix the file without reading code.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -177,6 +178,8 @@ class CrawlConfig:
     extract_workers: int = 0  # processes for trafilatura; 0 = one per CPU
     extract_timeout: float = 120.0  # seconds one page may take to extract
     allow_private: bool = False
+    # internal networks (CIDR) links may reach while the SSRF guard is on, e.g. an intranet
+    allow_private_networks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -536,7 +539,28 @@ def _crawl(raw: Any) -> CrawlConfig:
         extract_timeout=_number(data.get("extract_timeout"), "crawl.extract_timeout", 120.0,
                                 minimum=1),
         allow_private=_bool(data.get("allow_private"), "crawl.allow_private", d.allow_private),
+        allow_private_networks=_networks(data.get("allow_private_networks"),
+                                         "crawl.allow_private_networks"),
     )
+
+
+def _networks(value: Any, key: str) -> tuple[str, ...]:
+    """CIDR networks ('10.20.0.0/16', 'fd00::/8'; an address alone is its /32 or /128)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise _fail(key, "a list of networks such as ['10.20.0.0/16']", value)
+    networks = []
+    for i, item in enumerate(value):
+        try:
+            if not isinstance(item, str):
+                raise ValueError("write it as a string")
+            networks.append(str(ipaddress.ip_network(item)))
+        except ValueError as e:
+            raise _fail(f"{key}[{i}]", "a network such as 10.20.0.0/16", item, str(e)) from None
+    return tuple(networks)
 
 
 def _changes(raw: Any) -> ChangesConfig:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from crawler.archive.store import Archive, RunCounts, utcnow
@@ -81,8 +82,13 @@ async def crawl_sources(
     sources: list[Source],
     extractor: Extractor,
     progress: Callable[[CrawlContext], None] | None = None,
+    scrapy_overrides: Mapping[str, Any] | None = None,
 ) -> list[RunSummary]:
-    """Crawl the given sources concurrently; every run is recorded in `runs`."""
+    """Crawl the given sources concurrently; every run is recorded in `runs`.
+
+    ``scrapy_overrides`` are Scrapy settings over the config's (tests give the
+    SSRF guard a fixed name table through ``NEWSWATCH_RESOLVER``).
+    """
     from scrapy.crawler import AsyncCrawlerRunner
 
     from crawler.scraping.settings import scrapy_settings
@@ -90,6 +96,8 @@ async def crawl_sources(
 
     archive.sync_sources(config.sources)
     settings = scrapy_settings(config.crawl, config.archive.parent)
+    if scrapy_overrides:
+        settings.setdict(dict(scrapy_overrides), priority="cmdline")
     runner = AsyncCrawlerRunner(settings)
     contexts = []
     tasks = []

@@ -47,8 +47,19 @@ DEFAULT_REQUEST_HEADERS = {
     "Cache-Control": "max-age=0",
 }
 # Only http(s) is ever fetched (feeds' other schemes are refused): don't load the rest.
-DOWNLOAD_HANDLERS = {"s3": None, "ftp": None, "file": None, "data": None}
+# http(s) goes through Scrapy's own handler with each connection's name lookup screened
+# by the SSRF guard (crawler/scraping/resolver.py); the middleware refuses the rest.
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.scraping.resolver.GuardedDownloadHandler",
+    "https": "crawler.scraping.resolver.GuardedDownloadHandler",
+    "s3": None, "ftp": None, "file": None, "data": None,
+}
 DOWNLOADER_MIDDLEWARES = {"crawler.scraping.middlewares.SafeTargetsMiddleware": 50}
+# crawl.allow_private_networks: internal networks links may reach with the guard on.
+NEWSWATCH_ALLOW_PRIVATE_NETWORKS: list[str] = []
+# An IHostnameResolver class (built from_crawler) to resolve with instead of the
+# system's; the guard screens its answers all the same. Tests set a fixed table.
+NEWSWATCH_RESOLVER = None
 ITEM_PIPELINES = {"crawler.scraping.pipelines.ArchivePipeline": 300}
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
@@ -86,6 +97,7 @@ def scrapy_settings(crawl: CrawlConfig, base_dir: Path) -> Settings:
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.per_domain,
         "HTTPCACHE_ENABLED": crawl.http_cache,
         "HTTPCACHE_DIR": str(cache_dir if cache_dir.is_absolute() else base_dir / cache_dir),
+        "NEWSWATCH_ALLOW_PRIVATE_NETWORKS": list(crawl.allow_private_networks),
     }
     settings.setdict(overrides, priority="cmdline")
     return settings
