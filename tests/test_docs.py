@@ -84,6 +84,41 @@ def configuration_reference() -> str:
     return rest[: end.start()] if end else rest
 
 
+def section_tables() -> dict[str, dict[str, str]]:
+    """README's reference tables: {section: {key in the first column: the row}}.
+
+    A table belongs to the bold heading above it (**`sources[]`**; **Top level** is "").
+    """
+    tables: dict[str, dict[str, str]] = {}
+    section = None
+    for line in configuration_reference().splitlines():
+        heading = re.fullmatch(r"\*\*(?:`([^`]+)`|Top level)\*\*\s*", line.strip())
+        if heading:
+            section = heading.group(1) or ""
+            tables[section] = {}
+        elif section is not None and line.startswith("| `"):
+            key = line.split("`")[1]
+            tables[section][key] = line
+    return tables
+
+
+@pytest.mark.parametrize("dotted", KEYS)
+def test_config_key_documented_in_its_section(dotted):
+    """The whole key is in its own section's table: `confirm.voices` in **`changes`**, not
+    merely a `voices` somewhere."""
+    tables = section_tables()
+    section = max((s for s in tables if s == "" or dotted.startswith(s + ".")), key=len)
+    key = dotted[len(section) + 1:] if section else dotted
+    rows = tables[section]
+    parent, _, child = key.rpartition(".")
+    documented = (
+        key in rows
+        or any(k.startswith(key + ".") for k in rows)  # a mapping documented by its keys
+        or (parent in rows and re.search(rf"`{re.escape(child)}:?`", rows[parent]))
+    )
+    assert documented, f"config key {dotted!r} has no row in README's **`{section}`** table"
+
+
 @pytest.mark.parametrize("dotted", KEYS)
 def test_config_key_documented(dotted):
     reference = configuration_reference()
