@@ -72,7 +72,8 @@ def _run(store: ArchiveOutbox, channels: dict[str, Channel], clock: Clock, **kw:
     return (report.sent, report.retried, report.failed, report.skipped)
 
 
-def test_success_marks_sent_exactly_once(store: ArchiveAlerts, smtp: SMTPSink, clock: Clock) -> None:
+def test_success_marks_sent_exactly_once(store: ArchiveAlerts, smtp: SMTPSink,
+                                        clock: Clock) -> None:
     ids = [store.add("email"), store.add("email")]
     channels: dict[str, Channel] = {"email": _email(smtp.port)}
     assert _run(store, channels, clock) == (2, 0, 0, 0)
