@@ -19,8 +19,11 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from crawler.facts.model import KINDS
+
 SOURCE_TYPES = ("feed", "state-briefings", "page")
-FACT_KINDS = ("troops", "members", "timeline")
+FACT_KINDS = KINDS  # troops, members, timeline (crawler.facts.model.Kind)
+DEFAULT_EVERY = timedelta(minutes=30)  # a source's interval when it gives neither every nor cron
 DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/124.0 Safari/537.36 newswatch/0.1 (+https://github.com/newswatch/newswatch)"
@@ -296,9 +299,13 @@ def parse_interval(value: Any, key: str = "every") -> timedelta:
     raise _fail(key, "an interval such as '30m', '1h', '45s' or '1d'", value)
 
 
+def _interval_or(value: Any, key: str, default: timedelta) -> timedelta:
+    return default if value is None else parse_interval(value, key)
+
+
 def _revisit(value: Any, key: str) -> timedelta:
     if value is None:
-        return timedelta(hours=1)
+        return Source.revisit
     if value == 0 or value == "0":
         return timedelta(0)  # re-check every known article on every crawl
     m = _INTERVAL.match(value) if isinstance(value, str) else None
@@ -375,14 +382,17 @@ def _source(raw: Any, key: str, crawl: CrawlConfig) -> Source:
         name=name,
         type=stype,
         url=_url(data.get("url"), f"{key}.url"),
-        every=parse_interval(every, f"{key}.every") if every is not None else None,
+        every=parse_interval(every, f"{key}.every") if every is not None
+        else (None if cron else DEFAULT_EVERY),
         cron=cron,
-        pages=int(_number(data.get("pages"), f"{key}.pages", 2, minimum=1)),
-        max_items=int(_number(data.get("max_items"), f"{key}.max_items", 50, minimum=1)),
+        pages=int(_number(data.get("pages"), f"{key}.pages", Source.pages, minimum=1)),
+        max_items=int(_number(data.get("max_items"), f"{key}.max_items", Source.max_items,
+                               minimum=1)),
         revisit=_revisit(data.get("revisit"), f"{key}.revisit"),
-        fetch_articles=_bool(data.get("fetch_articles"), f"{key}.fetch_articles", True),
+        fetch_articles=_bool(data.get("fetch_articles"), f"{key}.fetch_articles",
+                             Source.fetch_articles),
         allow_private=_bool(data.get("allow_private"), f"{key}.allow_private", crawl.allow_private),
-        enabled=_bool(data.get("enabled"), f"{key}.enabled", True),
+        enabled=_bool(data.get("enabled"), f"{key}.enabled", Source.enabled),
         official=_bool(data.get("official"), f"{key}.official", Source.official),
     )
 
@@ -429,7 +439,7 @@ def _tracker(raw: Any, key: str) -> Tracker:
         about=about,
         not_about=_words(data.get("not_about"), f"{key}.not_about"),
         cues=_words(data.get("cues"), f"{key}.cues"),
-        label=_str(data.get("label"), f"{key}.label", default=""),
+        label=_str(data.get("label"), f"{key}.label", default=Tracker.label),
         tolerance=None if tolerance is None else _number(tolerance, f"{key}.tolerance", 0),
         role=role,
         actors=_choices(data.get("actor"), f"{key}.actor", tuple(a.value for a in Actor),
@@ -491,7 +501,7 @@ def _email(raw: Any, key: str, environ: dict[str, str]) -> EmailConfig | None:
         to=to,
         user=parts.username,
         password=environ.get("NEWSWATCH_SMTP_PASSWORD"),
-        timeout=_number(data.get("timeout"), f"{key}.timeout", 30.0, minimum=1),
+        timeout=_number(data.get("timeout"), f"{key}.timeout", EmailConfig.timeout, minimum=1),
     )
 
 
@@ -512,11 +522,12 @@ def _alerts(raw: Any, base: Path, environ: dict[str, str]) -> AlertsConfig:
         apprise=_words(data.get("apprise"), "alerts.apprise"),
         mailbox=str(base / mailbox) if mailbox else None,
         retry=RetryConfig(
-            attempts=int(_number(retry.get("attempts"), "alerts.retry.attempts", 8, minimum=1)),
-            base=parse_interval(retry.get("base", 30), "alerts.retry.base"),
-            max=parse_interval(retry.get("max", 3600), "alerts.retry.max"),
+            attempts=int(_number(retry.get("attempts"), "alerts.retry.attempts",
+                                     RetryConfig.attempts, minimum=1)),
+            base=_interval_or(retry.get("base"), "alerts.retry.base", RetryConfig.base),
+            max=_interval_or(retry.get("max"), "alerts.retry.max", RetryConfig.max),
         ),
-        every=parse_interval(data.get("every", 60), "alerts.every"),
+        every=_interval_or(data.get("every"), "alerts.every", AlertsConfig.every),
     )
 
 
@@ -530,14 +541,17 @@ def _crawl(raw: Any) -> CrawlConfig:
         timeout=_number(data.get("timeout"), "crawl.timeout", d.timeout, minimum=0.1),
         retries=int(_number(data.get("retries"), "crawl.retries", d.retries)),
         max_size=int(_number(data.get("max_size"), "crawl.max_size", d.max_size, minimum=1024)),
-        concurrency=int(_number(data.get("concurrency"), "crawl.concurrency", 8, minimum=1)),
-        per_domain=int(_number(data.get("per_domain"), "crawl.per_domain", 4, minimum=1)),
+        concurrency=int(_number(data.get("concurrency"), "crawl.concurrency", d.concurrency,
+                                    minimum=1)),
+        per_domain=int(_number(data.get("per_domain"), "crawl.per_domain", d.per_domain,
+                               minimum=1)),
         autothrottle=_bool(data.get("autothrottle"), "crawl.autothrottle", d.autothrottle),
         http_cache=_bool(data.get("http_cache"), "crawl.http_cache", d.http_cache),
         cache_dir=_str(data.get("cache_dir"), "crawl.cache_dir", default=d.cache_dir),
-        extract_workers=int(_number(data.get("extract_workers"), "crawl.extract_workers", 0)),
-        extract_timeout=_number(data.get("extract_timeout"), "crawl.extract_timeout", 120.0,
-                                minimum=1),
+        extract_workers=int(_number(data.get("extract_workers"), "crawl.extract_workers",
+                                        d.extract_workers)),
+        extract_timeout=_number(data.get("extract_timeout"), "crawl.extract_timeout",
+                                d.extract_timeout, minimum=1),
         allow_private=_bool(data.get("allow_private"), "crawl.allow_private", d.allow_private),
         allow_private_networks=_networks(data.get("allow_private_networks"),
                                          "crawl.allow_private_networks"),
@@ -578,8 +592,7 @@ def _changes(raw: Any) -> ChangesConfig:
         confirm=ConfirmConfig(
             voices=int(_number(confirm.get("voices"), "changes.confirm.voices", c.voices,
                                minimum=1)),
-            window=c.window if window is None else parse_interval(window,
-                                                                   "changes.confirm.window"),
+            window=_interval_or(window, "changes.confirm.window", c.window),
             max_jump=_number(confirm.get("max_jump"), "changes.confirm.max_jump", c.max_jump,
                              minimum=1),
         ),
@@ -589,12 +602,13 @@ def _changes(raw: Any) -> ChangesConfig:
 def _service(raw: Any) -> ServiceConfig:
     data = _mapping(raw, "service")
     _check_keys(data, "service", {"jitter", "grace", "log_level"})
-    level = _str(data.get("log_level"), "service.log_level", default="INFO").upper()
+    level = _str(data.get("log_level"), "service.log_level",
+                 default=ServiceConfig.log_level).upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise _fail("service.log_level", "one of DEBUG, INFO, WARNING, ERROR", level)
     return ServiceConfig(
-        jitter=int(_number(data.get("jitter"), "service.jitter", 30)),
-        grace=_number(data.get("grace"), "service.grace", 30.0),
+        jitter=int(_number(data.get("jitter"), "service.jitter", ServiceConfig.jitter)),
+        grace=_number(data.get("grace"), "service.grace", ServiceConfig.grace),
         log_level=level,
     )
 
