@@ -46,8 +46,8 @@ def subject_class(fact: Fact) -> str:
             return "S2" if "second" in fact.sentence.lower() else "S1"
         if fact.event == "elsewhere":
             return "P2"
-        if not fact.event or (place and not in_iraq):
-            return "X"
+        if fact.event in ("", "end") or (place and not in_iraq):
+            return "X"  # no event, or an end no phase is named for
         return "P1" if fact.event == "phase-end" else "P2"
     return "M-GLOBAL" if fact.actor == "coalition" and fact.role == "current" else "X"
 

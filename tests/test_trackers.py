@@ -74,7 +74,7 @@ def test_round_one_tracker_keys_keep_working() -> None:
 @pytest.mark.parametrize("line,message", [
     ("{name: t, kind: troops, role: target}", "role: expected one of current, planned"),
     ("{name: t, kind: troops, place: Atlantis}", "place: expected a place the extractor knows"),
-    ("{name: t, kind: timeline, event: end}", "event: expected one or more of start"),
+    ("{name: t, kind: timeline, event: finish}", "event: expected one or more of start"),
     ("{name: t, kind: timeline, role: current}", "role: expected no role"),
     ("{name: t, kind: members, actor: [aliens]}", "actor: expected one or more of us"),
 ])

@@ -52,6 +52,7 @@ class Event(StrEnum):
     PHASE_END = "phase-end"  # the end of a first phase / the mission in the main territory
     FINAL = "final"  # the end of the remaining presence / last phase / final withdrawal
     ELSEWHERE = "elsewhere"  # a mission continuing elsewhere (support to another country)
+    END = "end"  # an end no phase is named for ("the mission will end by ...")
     NONE = ""  # not a timeline fact
 
 

@@ -17,13 +17,13 @@ from collections.abc import Iterable
 PLACES: dict[tuple[str, ...], str] = {
     ("iraq", "federal"): r"federal iraq",
     ("iraq", "kurdistan", "erbil"): r"erbil|arbil|irbil|hareer|harir",
-    ("iraq", "kurdistan"): (r"iraqi kurdistan|kurdistan(?: region)?|"
-                            r"(?:autonomous )?kurdish (?:autonomous )?region|kri"),
+    ("iraq", "kurdistan"): r"iraqi kurdistan|kurdistan(?: region)?|autonomous kurdish region"
+    r"|kurdish (?:autonomous )?region|kri",
     ("iraq", "ain-al-asad"): r"a[iy]n al[- ]asad|al[- ]asad|anbar",
-    ("iraq", "baghdad"): (r"baghdad|victory base(?: complex)?|camp victory|green zone|"
-                          r"union iii|biap"),
-    ("iraq",): r"iraq",
-    ("syria",): r"syria|(?:al-)?tanf",
+    ("iraq", "baghdad"): r"baghdad|victory base(?: complex)?|camp victory|green zone|union iii"
+    r"|biap",
+    ("iraq",): r"iraq",  # the trailing \b keeps "Iraqi" (officials, forces) out
+    ("syria",): r"syria|al-tanf|tanf",
     ("centcom",): r"centcom|central command|the middle east|the region",
 }
 
