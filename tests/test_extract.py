@@ -71,3 +71,13 @@ def test_extract_page_and_feed_html() -> None:
     assert extract_page("<html><body></body></html>") is None
     assert html_to_text("<p>One</p><script>alert(1)</script><p>Two &amp; three</p>") == \
         "One\nTwo & three"
+
+
+def test_feed_html_text_never_joins_blocks_or_cells() -> None:
+    """A sentence must not run from a headline or a date line into the text, nor across
+    table cells: "2024-01-26 The US has" once gave a "1–26" count."""
+    text = html_to_text("<h1>US to cut troops</h1><time>2024-01-26</time> The US has 2,500 "
+                        "troops in Iraq.<table><tr><td>Erbil</td><td>500</td></tr></table>"
+                        "<p>A <b>bold</b> word.</p>")
+    assert text.splitlines() == ["US to cut troops", "2024-01-26", "The US has 2,500 troops "
+                                 "in Iraq.", "Erbil", "500", "A bold word."]

@@ -76,7 +76,13 @@ def html_to_text(html: str) -> str:
         return html.strip()
     for bad in root.xpath("//script|//style"):
         bad.drop_tree()
-    for block in root.xpath("//p|//br|//div|//li|//h1|//h2|//h3|//h4|//blockquote"):
+    # every block, list item and table cell ends its line: a sentence never runs from a
+    # headline or a date line into the text, nor from one cell into the next
+    blocks = ("p", "br", "div", "li", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
+              "blockquote", "tr", "td", "th", "caption", "figcaption", "section", "article",
+              "header", "footer", "time", "address", "table", "ul", "ol", "dl", "pre")
+    for block in root.xpath("|".join(f"//{tag}" for tag in blocks)):
+        block.text = "\n" + (block.text or "")
         block.tail = "\n" + (block.tail or "")
     lines = (" ".join(line.split()) for line in root.text_content().splitlines())
     return "\n".join(line for line in lines if line)
