@@ -272,10 +272,16 @@ def test_facts_history_on_a_terminal_draws_a_timeline(config: Path,
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     timeline = lines[lines.index("timeline") + 1:]
-    assert len(timeline) == 2  # ~2,500 since 2024-09-06, then <1,500 (current texts only)
-    assert timeline[0].startswith("2024-09-06") and "~2,500" in timeline[0]
-    assert "━" in timeline[0] and "2 reports" in timeline[0]
-    assert timeline[1].startswith("2025-10-01") and "<1,500" in timeline[1]
+    # the values change detection set: the baseline, the change, then the revision (dated
+    # when the edited text was fetched), which is the current value
+    assert len(timeline) == 3
+    assert timeline[0].startswith("2024-09-27") and "~2,500" in timeline[0]
+    assert "━" in timeline[0] and "1 report" in timeline[0]
+    assert timeline[1].startswith("2025-10-01") and "<2,000" in timeline[1]
+    with sqlite3.connect(config.parent / "newswatch.db") as conn:
+        fetched = conn.execute("SELECT max(fetched_at) FROM versions").fetchone()[0]
+    assert timeline[2].startswith(fetched[:10]) and "<1,500" in timeline[2]
+    assert "(current, 1 source)" in timeline[2]
 
 
 def test_value_runs_follow_recorded_changes() -> None:
@@ -314,7 +320,9 @@ def test_facts_list_filters(config: Path) -> None:
     tracked = jsonl(run(config, "facts", "list", "--tracker", "us-troops-iraq", "--limit", "2",
                         "--json"))
     assert [r["display"] for r in tracked] == ["<1,500", "<2,000"]  # newest first
-    assert len(jsonl(run(config, "facts", "list", "--story", "other", "--json"))) == 0
+    unknown = run(config, "facts", "list", "--story", "other", "--json")
+    assert unknown.exit_code == 2 and unknown.stdout == ""
+    assert "unknown story 'other'; configured stories: us-iraq-coalition" in unknown.stderr
     assert tsv(run(config, "facts", "list"))[0]["value"] == "<1,500"
 
 
@@ -384,7 +392,7 @@ def test_changes_lists_evidence_and_corroborations(config: Path) -> None:
     assert [r["type"] for r in only] == ["change"]
     assert jsonl(run(config, "changes", "--since", "2025-10-02", "--json"))[0]["type"] == \
         "revision"
-    assert jsonl(run(config, "changes", "--story", "other", "--json")) == []
+    assert run(config, "changes", "--story", "other", "--json").exit_code == 2
     table = tsv(run(config, "changes"))
     assert table[1]["change"] == "~2,500 → <2,000" and table[1]["corroborations"] == "1"
     assert run(config, "changes", "--type", "bogus").exit_code == 2

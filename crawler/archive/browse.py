@@ -17,6 +17,7 @@ import webbrowser
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,8 @@ def metadata(database: str) -> dict[str, Any]:
     """Datasette metadata for the archive database named ``database``."""
     return {
         "title": "newswatch archive",
-        "description": "Reports, their revisions and the facts newswatch tracks. Read-only.",
+        "description_html": "Reports, their revisions and the facts newswatch tracks. "
+        'Read-only. <a href="/-/trackers">Trackers: current values and timelines</a>.',
         "databases": {
             database: {
                 "description": "The newswatch archive",
@@ -204,17 +206,121 @@ def metadata(database: str) -> dict[str, Any]:
 
 
 def make_datasette(path: str | Path, *, immutable: bool = False) -> Any:
-    """A Datasette instance serving the archive at ``path`` read-only."""
+    """A Datasette instance serving the archive at ``path`` read-only, with the tracker
+    pages (``/-/trackers``, ``/-/trackers/NAME``)."""
     from datasette.app import Datasette
 
     p = str(Path(path).resolve())
     name = Path(p).stem
     files: dict[str, list[str]] = {"immutables" if immutable else "files": [p]}
-    return Datasette(
+    class ArchiveDatasette(Datasette):
+        # Set before Datasette builds its routes (in __init__): the tracker pages serve
+        # only newswatch archives, not other Datasette instances in this process.
+        newswatch_database = name
+
+    _register_tracker_pages()
+    return ArchiveDatasette(
         **files,
         metadata=metadata(name),
         settings={"default_page_size": 50, "sql_time_limit_ms": 5000},
     )
+
+
+# ====================================================================== tracker pages
+
+TRACKER_PAGES = "newswatch-trackers"
+
+
+def _register_tracker_pages() -> None:
+    """Add the tracker pages to Datasette's plugins (once per process)."""
+    from datasette import hookimpl
+    from datasette.plugins import pm
+
+    if pm.get_plugin(TRACKER_PAGES) is not None:
+        return
+
+    class TrackerPages:
+        """A page per tracker with its timeline chart (crawler/report.py); each point links
+        to its fact (the sentence, and the document it links to)."""
+
+        __name__ = TRACKER_PAGES  # Datasette lists plugins by their module's name
+
+        @hookimpl
+        def register_routes(self, datasette: Any) -> list[tuple[str, Any]]:
+            if getattr(datasette, "newswatch_database", None) is None:
+                return []  # another Datasette in this process
+            return [(r"^/-/trackers$", tracker_index),
+                    (r"^/-/trackers/(?P<tracker>[^/]+)$", tracker_page)]
+
+        @hookimpl
+        def menu_links(self, datasette: Any) -> list[dict[str, str]]:
+            if getattr(datasette, "newswatch_database", None) is None:
+                return []
+            return [{"href": datasette.urls.path("/-/trackers"), "label": "Trackers"}]
+
+    pm.register(TrackerPages(), name=TRACKER_PAGES)
+
+
+async def _timelines(datasette: Any, names: list[str] | None = None) -> Any:
+    from crawler.archive.analyst import timeline_trackers, tracker_timeline
+
+    db = datasette.get_database(datasette.newswatch_database)
+
+    def read(conn: Any) -> Any:
+        wanted = timeline_trackers(conn) if names is None else names
+        return [tracker_timeline(conn, n) for n in wanted]
+
+    return await db.execute_fn(read)
+
+
+def _links(datasette: Any) -> Any:
+    from crawler.report import Links
+
+    base = datasette.urls.database(datasette.newswatch_database)
+    # the fact in the facts table: its sentence, and its document linked by title (a row
+    # page would show the document's id without a link)
+    return Links(statement=lambda s: f"{base}/facts?id={s.fact_id}",
+                 document=lambda s: f"{base}/documents/{s.document_id}")
+
+
+def _nav(datasette: Any) -> str:
+    from crawler.report import esc
+
+    return (f'<nav><a href="{esc(datasette.urls.instance())}">archive</a>'
+            f'<a href="{esc(datasette.urls.path("/-/trackers"))}">trackers</a></nav>')
+
+
+async def tracker_index(datasette: Any) -> Any:
+    """Every tracker with its current value, linking to its page."""
+    from datasette.utils.asgi import Response
+
+    from crawler.report import overview_table, page
+
+    timelines = await _timelines(datasette)
+    base = datasette.urls.path("/-/trackers/")
+    body = (_nav(datasette) + "<h1>Trackers</h1>"
+            + overview_table(timelines, {}, lambda t: base + quote(t.tracker, safe=""))
+            if timelines else _nav(datasette) + "<h1>Trackers</h1><p>No trackers yet.</p>")
+    return Response.html(page("Trackers · newswatch", body, csp=False))
+
+
+async def tracker_page(datasette: Any, request: Any) -> Any:
+    """One tracker: its current value, timeline chart and statements."""
+    from datasette.utils.asgi import Response
+
+    from crawler.archive.analyst import timeline_trackers
+    from crawler.report import esc, page, tracker_section
+
+    name = request.url_vars["tracker"]
+    db = datasette.get_database(datasette.newswatch_database)
+    known = await db.execute_fn(timeline_trackers)
+    if name not in known:
+        body = (f"{_nav(datasette)}<h1>No tracker {esc(name)}</h1><p>Trackers in this "
+                f"archive: {esc(', '.join(known) or 'none')}.</p>")
+        return Response.html(page("Unknown tracker · newswatch", body, csp=False), status=404)
+    timeline = (await _timelines(datasette, [name]))[0]
+    body = _nav(datasette) + tracker_section(timeline, name, _links(datasette))
+    return Response.html(page(f"{name} · newswatch", body, csp=False))
 
 
 def serve(

@@ -26,15 +26,14 @@ from crawler.archive.queries import (
     document_versions,
     export_rows,
     find_document,
-    known_trackers,
     list_changes,
     list_facts,
     readonly_query,
     search_documents,
     tracker_history,
-    value_runs,
 )
 from crawler.archive.store import Archive
+from crawler.cli import output
 from crawler.cli.main import (
     State,
     UsageProblem,
@@ -44,20 +43,26 @@ from crawler.cli.main import (
     library_errors,
     pass_state,
 )
-from crawler.cli.output import cell, console, highlighted, rich_diff, rich_table, table
+from crawler.cli.names import check_names
+from crawler.cli.output import Column, cell, console, highlighted, rich_diff, table
 from crawler.config.model import ConfigError, parse_interval
 
 # ====================================================================== helpers
 
 
 def _tty() -> bool:
-    return sys.stdout.isatty()
+    return output.is_terminal()
 
 
-
-
-def _open(state: State) -> Archive:
-    return Archive.open_readonly(state.config.archive)
+def _open(state: State, **names: str | None) -> Archive:
+    """The archive, read-only, once the source/story/tracker names given are known ones."""
+    archive = Archive.open_readonly(state.config.archive)
+    try:
+        check_names(state.config, archive.db, **names)
+    except BaseException:
+        archive.close()
+        raise
+    return archive
 
 
 def _brackets(snippet: str) -> str:
@@ -130,7 +135,7 @@ def search(state: State, query: str, source: str | None, story: str | None,
     best match first with --order rank). Words are matched as typed, with
     punctuation ignored; "a phrase", OR, NOT, NEAR(a b), prefix* and title:word work.
     """
-    archive = _open(state)
+    archive = _open(state, source=source, story=story)
     try:
         rows = search_documents(archive.db, query, source=source, story=story, since=since,
                                 limit=limit, order=order)
@@ -147,10 +152,11 @@ def search(state: State, query: str, source: str | None, story: str | None,
     if not rows:
         click.echo(f"no documents match {query!r}", err=True)
         return
-    headers = ["id", "published", "source", "title", "snippet"]
+    headers = [Column("id"), Column("published", drop=3), Column("source", drop=2, max_width=20),
+               Column("title", drop=1, max_width=40), Column("snippet", wrap=True)]
     if _tty():
-        rich_table(headers, [[r["id"], _day(r["published"]), r["source"], r["title"],
-                               highlighted(r["snippet"], HIT_START, HIT_END)] for r in rows])
+        table(headers, [[r["id"], _day(r["published"]), r["source"], r["title"],
+                         highlighted(r["snippet"], HIT_START, HIT_END)] for r in rows])
     else:
         table(headers, [[r["id"], _day(r["published"]), r["source"], r["title"],
                          _brackets(r["snippet"])] for r in rows])
@@ -214,75 +220,98 @@ def _range(low: float | None, high: float | None, kind: str) -> str:
 @pass_state
 @library_errors
 def facts_history(state: State, tracker: str, as_json: bool) -> None:
-    """Every value a tracker has had, with changes marked."""
+    """Every value a tracker has had, with changes and stale copies marked.
+
+    The chart follows the tracker's value as change detection set it: it ends at the
+    current value; stale copies and unconfirmed changes are listed, not drawn as values.
+    """
+    from crawler.archive.analyst import tracker_timeline
+
     configured = state.config.trackers
-    archive = _open(state)
+    archive = _open(state, tracker=tracker)
     try:
         rows = tracker_history(archive.db, tracker)
-        if not rows and tracker not in configured:
-            raise UsageProblem(_unknown_tracker(tracker, configured, known_trackers(archive.db)))
+        timeline = tracker_timeline(archive.db, tracker)
     finally:
         archive.close()
+    status = {s.fact_id: s.status for s in timeline.statements}
+    for r in rows:
+        r["status"] = status.get(r["id"], "none")
     if as_json:
         emit_json(rows)
         return
     if not rows:
         click.echo(f"tracker {tracker!r} has no facts yet", err=True)
         return
-    headers = ["published", "value", "change", "source", "title", "sentence"]
-    cells = [[_day(r["published"]), r["display"], _change_mark(r), r["source"],
-              _short(r["title"], 60), _short(r["sentence"], 140)] for r in rows]
     if not _tty():
-        table(headers + ["url"], [c + [r["url"]] for c, r in zip(cells, rows, strict=True)])
+        table(["published", "value", "change", "source", "title", "sentence", "url"],
+              [[_day(r["published"]), r["display"], _change_mark(r), r["source"],
+                _short(r["title"], 60), _short(r["sentence"], 140), r["url"]] for r in rows])
         return
     label = configured[tracker].title if tracker in configured else tracker
-    rich_table([h for h in headers if h != "title"],
-                [c[:4] + c[5:] for c in cells], title=f"{label}: {len(rows)} statements")
-    _print_timeline(rows)
-
-
-def _unknown_tracker(tracker: str, configured: dict[str, Any], archived: list[str]) -> str:
-    message = f"unknown tracker {tracker!r}; configured trackers: "
-    message += ", ".join(sorted(configured)) or "none"
-    others = sorted(set(archived) - set(configured))
-    if others:
-        message += f" (also with facts in the archive: {', '.join(others)})"
-    return message
+    table([Column("published", drop=2), Column("value"),
+           Column("change", drop=3, wrap=True, min_width=12),
+           Column("source", drop=1, max_width=20), Column("doc"),
+           Column("sentence", wrap=True)],
+          [[_day(r["published"]), r["display"], _change_mark(r), r["source"], r["document_id"],
+            r["sentence"]] for r in rows], title=f"{label}: {len(rows)} statements")
+    _print_timeline(timeline)
 
 
 def _change_mark(row: dict[str, Any]) -> str:
     mark = ""
-    if row["change_type"]:
+    if row["change_type"] == "conflict":
+        mark = f"stale copy (conflict; current {row['old_display']})"
+    elif row["change_type"]:
         mark = f"{row['change_type']} from {row['old_display']}" if row["old_display"] \
             else row["change_type"]
+        if row["status"] == "pending":
+            mark += " (unconfirmed)"
+    elif row["status"] == "stale":
+        mark = "stale copy"
+    elif row["status"] == "pending":
+        mark = "unconfirmed"
     if not row["current"]:
         mark = (mark + " " if mark else "") + "(revised away)"
     return mark
 
 
-
-
-def _print_timeline(rows: list[dict[str, Any]]) -> None:
-    """One line per run of an unchanged value, its bar as long as the run lasted."""
+def _print_timeline(timeline: Any) -> None:
+    """One line per value the tracker took, its bar as long as the value held, ending at
+    the current value; then changes waiting for confirmation and open stale copies."""
     from rich.text import Text
 
-    runs = value_runs(rows)
-    if not runs:
+    steps = timeline.steps
+    if not steps:
         return
-    days = [_ordinal(r["first"]) for r in runs] + [_ordinal(runs[-1]["last"])]
+    end = max(timeline.last_report or "", steps[-1].since)
+    days = [_ordinal(s.since) for s in steps] + [_ordinal(end)]
     span = max(days[-1] - days[0], 1)
     out = console()
-    width = max(10, min(60, out.width - 40))
+    width = max(10, min(60, out.width - 60))
+    reports = {s.change_id: 0 for s in steps}
+    for statement in timeline.statements:
+        if statement.change_id in reports:
+            reports[statement.change_id] += 1
     out.print(Text("timeline", style="bold"))
-    for i, run in enumerate(runs):
-        end = days[i + 1] if i + 1 < len(runs) else days[-1]
-        bar = "━" * max(1, round((end - days[i]) / span * width))
-        style = {"change": "bold red", "revision": "magenta", "conflict": "yellow"}.get(
-            run["change_type"] or "", "cyan")
-        line = Text(f"{_day(run['first'])} ")
-        line.append(f"{run['value']:>10} ", style=style)
+    for i, step in enumerate(steps):
+        bar = "━" * max(1, round((days[i + 1] - days[i]) / span * width))
+        style = {"change": "bold red", "revision": "magenta"}.get(step.type, "cyan")
+        line = Text(f"{step.since} ")
+        line.append(f"{cell(step.display):>10} ", style=style)
         line.append(bar, style=style)
-        line.append(f" {run['reports']} report{'s' if run['reports'] != 1 else ''}")
+        n = reports[step.change_id]
+        line.append(f" {n} report{'s' if n != 1 else ''}")
+        if i == len(steps) - 1:
+            line.append(f" (current, {timeline.voices} source"
+                        f"{'s' if timeline.voices != 1 else ''})", style="bold")
+        out.print(line)
+    for held, what, style in [(h, "unconfirmed change", "yellow") for h in timeline.pending] + [
+            (h, "stale copy of an older value", "dim") for h in timeline.conflicts]:
+        line = Text(f"{held.since} ")
+        line.append(f"{cell(held.display):>10} ", style=style)
+        line.append(f"╌ {what}: {held.reports} report{'s' if held.reports != 1 else ''}, "
+                    f"{held.voices} source{'s' if held.voices != 1 else ''}", style=style)
         out.print(line)
 
 
@@ -305,7 +334,7 @@ def _ordinal(day: str | None) -> int:
 def facts_list(state: State, story: str | None, kind: str | None, tracker: str | None,
                limit: int, as_json: bool) -> None:
     """List archived facts, newest report first."""
-    archive = _open(state)
+    archive = _open(state, story=story, tracker=tracker)
     try:
         rows = list_facts(archive.db, story=story, kind=kind, tracker=tracker, limit=limit)
     finally:
@@ -313,9 +342,16 @@ def facts_list(state: State, story: str | None, kind: str | None, tracker: str |
     if as_json:
         emit_json(rows)
         return
-    table(["id", "published", "tracker", "kind", "value", "source", "sentence"],
+    if not _tty():
+        table(["id", "published", "tracker", "kind", "value", "source", "sentence"],
+              [[r["id"], _day(r["published"]), r["tracker"] or "", r["kind"], r["display"],
+                r["source"], _short(r["sentence"], 120)] for r in rows])
+        return
+    table([Column("id", drop=1), Column("published", drop=4), Column("tracker", drop=5),
+           Column("kind", drop=2), Column("value"), Column("source", drop=3, max_width=20),
+           Column("doc"), Column("sentence", wrap=True)],
           [[r["id"], _day(r["published"]), r["tracker"] or "", r["kind"], r["display"],
-            r["source"], _short(r["sentence"], 120)] for r in rows])
+            r["source"], r["document_id"], r["sentence"]] for r in rows])
 
 
 # ====================================================================== show
@@ -424,7 +460,7 @@ def changes(state: State, story: str | None, tracker: str | None, since: str | N
 
     Each with the new value's source, sentence and link, and how many reports corroborate it.
     """
-    archive = _open(state)
+    archive = _open(state, story=story, tracker=tracker)
     try:
         rows = list_changes(archive.db, story=story, since=since, type=type_, tracker=tracker,
                             limit=limit or None, status="unconfirmed" if unconfirmed else None)
@@ -436,13 +472,28 @@ def changes(state: State, story: str | None, tracker: str | None, since: str | N
     if not rows:
         click.echo("no changes detected", err=True)
         return
-    table(["id", "detected_at", "tracker", "type", "change", "source", "corroborations",
-           "sentence", "url"],
-          [[r["id"], r["detected_at"], r["tracker"],
-            r["type"] + (" (unconfirmed)" if r["status"] == "unconfirmed" else ""),
-            f"{r['old_display']} → {r['new_display']}" if r["old_display"]
-            else r["new_display"], r["source"],
-            r["corroborations"], _short(r["sentence"], 120), r["url"]] for r in rows])
+
+    def moved(r: dict[str, Any]) -> str:
+        return f"{r['old_display']} → {r['new_display']}" if r["old_display"] \
+            else r["new_display"]
+
+    if not _tty():
+        table(["id", "detected_at", "tracker", "type", "change", "source", "corroborations",
+               "sentence", "url"],
+              [[r["id"], r["detected_at"], r["tracker"],
+                r["type"] + (" (unconfirmed)" if r["status"] == "unconfirmed" else ""),
+                moved(r), r["source"], r["corroborations"], _short(r["sentence"], 120),
+                r["url"]] for r in rows])
+        return
+    # On a terminal: the document id that `show` takes, the sentence wrapped, and the
+    # columns that do not fit left out (corroborations first, the tracker last).
+    table([Column("doc"), Column("id", drop=1), Column("reported", drop=4),
+           Column("tracker", drop=5, max_width=24), Column("type", drop=6),
+           Column("change"), Column("source", drop=3, max_width=20),
+           Column("corr", drop=2), Column("sentence", wrap=True, min_width=20)],
+          [[r["document_id"], r["id"], _day(r["published"]), r["tracker"],
+            "unconfirmed" if r["status"] == "unconfirmed" else r["type"], moved(r),
+            r["source"], r["corroborations"], r["sentence"] or r["url"]] for r in rows])
 
 
 # ====================================================================== sql, export
