@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from alert_servers import SMTPSink, WebhookSink, free_port
 from click.testing import CliRunner
-from newssite import BASELINE, MOVED, REPEATS, STALE, NewsSite
+from newssite import BASELINE, FILLER, MOVED, REPEATS, STALE, NewsSite
 
 from crawler.changes.records import FactRecord
 from crawler.changes.rules import same_value
@@ -315,7 +315,8 @@ def test_one_report_with_old_and_new_figure(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text(
         "sources: [{name: news, type: feed, url: 'http://127.0.0.1/feed'}]\n"
         "stories:\n  - name: s\n    match: {all: [Iraq]}\n    trackers:\n"
-        "      - {name: us-troops-iraq, kind: troops, about: [Iraq], not_about: [Syria]}\n")
+        "      - {name: us-troops-iraq, kind: troops, about: [Iraq], not_about: [Syria]}\n"
+        "changes: {confirm: {voices: 1}}\n")  # one voice confirms: the rule is not tested here
     config = load_config(tmp_path / "config.yaml")
     archive = Archive.open(config.archive)
     _store(archive, config, "http://x/1", "2024-09-06",
@@ -597,3 +598,121 @@ def test_a_watched_page_alerts_every_edit_with_its_diff(tmp_path: Path, site: Ne
     # an unchanged re-check is not an edit
     assert newswatch(config, "crawl", "--source", "notice").exit_code == 0
     assert len(smtp.messages) == 1
+
+
+def _confirming_config(tmp_path: Path) -> Any:
+    """The detector config with the default confirmation rule (two voices)."""
+    from crawler.config.model import load_config
+
+    (tmp_path / "config.yaml").write_text(
+        "sources: [{name: news, type: feed, url: 'http://127.0.0.1/feed'}]\n"
+        "stories:\n  - name: s\n    match: {all: [Iraq]}\n    trackers:\n"
+        "      - {name: us-troops-iraq, kind: troops, place: Iraq}\n"
+        "alerts: {mailbox: box.mbox}\n")
+    return load_config(tmp_path / "config.yaml")
+
+
+def test_an_edit_of_an_unconfirmed_statement_is_a_new_statement(tmp_path: Path) -> None:
+    """One outlet editing its own unconfirmed figure neither moves the tracker nor counts
+    twice."""
+    from crawler.archive.store import Archive
+
+    config = _confirming_config(tmp_path)
+    archive = Archive.open(config.archive)
+    _store(archive, config, "http://dod.example/0", "2025-01-10",
+           "The United States has approximately 2,500 troops in Iraq, officials said.")
+    assert _outcomes(archive, config) == [("baseline", None, "~2,500", 0)]
+    _store(archive, config, "http://a.example/1", "2025-02-01",
+           "The US now has about 2,000 troops in Iraq.")
+    assert _outcomes(archive, config) == [("change", "~2,500", "~2,000", 0)]  # unconfirmed
+    _store(archive, config, "http://a.example/1", "2025-02-01",
+           "The US now has about 1,800 troops in Iraq.")
+    found = detect_changes_rows(archive, config)
+    assert found == [("change", "unconfirmed", "~2,500", "~1,800", 0)]
+    archive.close()
+
+
+def detect_changes_rows(archive: Any, config: Any) -> list[tuple[Any, ...]]:
+    from crawler.changes.detector import detect_changes
+
+    return [(d.type, d.status, d.old_display, d.new_display, d.alerts)
+            for d in detect_changes(archive, config)]
+
+
+def test_a_pass_killed_half_way_through_history_stays_history(tmp_path: Path) -> None:
+    from crawler.archive.changes import ChangeStore
+    from crawler.archive.store import Archive
+
+    config = _detector_config(tmp_path)
+    archive = Archive.open(config.archive)
+    _store(archive, config, "http://a/1", "2024-09-06",
+           "The United States has approximately 2,500 troops in Iraq.")
+    _store(archive, config, "http://b/1", "2025-01-10",
+           "The United States now keeps fewer than 2,000 troops in Iraq.")
+    original = ChangeStore.record
+    calls = []
+
+    def killed_after_the_baseline(self: Any, *args: Any, **kwargs: Any) -> int:
+        if calls:
+            raise KeyboardInterrupt("killed")
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    ChangeStore.record = killed_after_the_baseline  # type: ignore[method-assign]
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _outcomes(archive, config)
+    finally:
+        ChangeStore.record = original  # type: ignore[method-assign]
+    # the next pass finishes the history: recorded, not alerted
+    assert _outcomes(archive, config) == [("change", "~2,500", "<2,000", 0)]
+    _store(archive, config, "http://c/1", "2025-03-01",
+           "The United States now keeps fewer than 1,500 troops in Iraq.")
+    assert _outcomes(archive, config) == [("change", "<2,000", "<1,500", 1)]  # news
+    archive.close()
+
+
+def test_a_failed_first_run_does_not_end_the_first_crawl(tmp_path: Path) -> None:
+    """A source whose first run failed gets its backlog in the second: still history."""
+    from crawler.archive.store import Archive, RunCounts
+
+    config = _detector_config(tmp_path)
+    archive = Archive.open(config.archive)
+    failed = archive.start_run("news")
+    archive.finish_run(failed, "news", RunCounts(errors=1), ["cannot resolve the host"])
+    backlog = archive.start_run("news")
+    for url, day, figure in (("http://a/1", "2024-09-06", "approximately 2,500"),
+                             ("http://b/1", "2025-01-10", "fewer than 2,000")):
+        text = f"The United States now keeps {figure} troops in Iraq."
+        from crawler.extraction.analysis import fact_rows, matching_stories
+
+        stories = matching_stories(None, text, config.stories)
+        archive.store({"url": url, "source": "news", "title": url, "text": text,
+                       "published": day, "run_id": backlog, "stories": ["s"],
+                       "facts": fact_rows(text, day, stories)})
+    archive.finish_run(backlog, "news", RunCounts(fetched=2, new_documents=2), [])
+    assert _outcomes(archive, config) == [("baseline", None, "~2,500", 0),
+                                          ("change", "~2,500", "<2,000", 0)]
+    archive.close()
+
+
+def test_a_watched_page_edit_that_moves_a_tracked_fact_alerts_once(
+        tmp_path: Path, site: NewsSite, smtp: SMTPSink, slack: WebhookSink) -> None:
+    def page(figure: str) -> str:
+        body = (f"The United States has {figure} troops in Iraq, a senior defense official "
+                f"said. " + FILLER)
+        return (f"<html><body><article><h1>US posture in Iraq</h1><p>{body}</p>"
+                f"<p>{FILLER}</p></article></body></html>")
+
+    site.server.publish("posture.html", page("approximately 2,500"))
+    config = write_config(tmp_path, site, smtp.port, slack.url)
+    config.write_text(config.read_text().replace(
+        "sources:\n", f"sources:\n  - {{name: posture, type: page, url: "
+                      f"'{site.server.url}/posture.html', revisit: 0}}\n"))
+    assert newswatch(config, "crawl", "--source", "posture").exit_code == 0
+    site.server.edit("posture.html", page("fewer than 2,000"))
+    assert newswatch(config, "crawl", "--source", "posture").exit_code == 0
+    mails = smtp.wait_for(1)
+    assert [m["Subject"] for m in mails] == [
+        "US troops in Iraq: article revised, ~2,500 → <2,000"]  # not a second "page revised"
+    assert len(slack.requests) == 1

@@ -172,3 +172,109 @@ def test_a_crawl_and_a_replay_of_the_same_reports_write_the_same_changes(
         crawled, replayed = a.execute(sql).fetchall(), b.execute(sql).fetchall()
     assert len(crawled) >= 3
     assert crawled == replayed
+
+
+# ---------------------------------------------------------------- review cases
+
+def R(url: str, date: str, text: str, source_type: str = "news") -> dict[str, Any]:
+    return {"url": url, "date": date, "outlet": url.split("/")[2], "source_type": source_type,
+            "title": "Iraq", "text": text}
+
+
+def _outcome(tmp_path: Path, rows: list[dict[str, Any]], extra: str = "",
+             story: str = STORY) -> list[tuple[Any, ...]]:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"archive: {tmp_path / 'archive.db'}\n"
+                    "sources: [{name: news, type: feed, url: 'http://127.0.0.1:9/feed'}]\n"
+                    + story + extra, encoding="utf-8")
+    every = _replay(path, _jsonl(tmp_path / "r.jsonl", rows), "--all")
+    return [(r["type"], r["status"], r["old"], r["new"], r["alerted"]) for r in every]
+
+
+BASE = R("https://dod.example/0", "2025-01-10",
+         "The United States has approximately 2,500 troops in Iraq.", "official")
+
+
+def test_a_late_report_of_a_value_never_held_does_not_block_it(tmp_path: Path) -> None:
+    out = _outcome(tmp_path, [
+        BASE,
+        R("https://dod.example/1", "2025-03-01", "The US now has about 1,500 troops in Iraq.",
+          "official"),
+        R("https://late.example/1", "2025-02-20", "The US has about 1,000 troops in Iraq."),
+        R("https://dod.example/2", "2025-06-01", "The US now has about 1,000 troops in Iraq.",
+          "official"),
+    ])
+    # (the replay sorts by date: the late report comes second, as an unconfirmed change)
+    assert out[-1] == ("change", "confirmed", "~1,500", "~1,000", True)
+
+
+def test_a_pending_change_survives_a_refinement(tmp_path: Path) -> None:
+    story = STORY.replace("{name: us-troops-iraq, label: US troops in Iraq, kind: troops, "
+                          "place: Iraq}", "{name: end, kind: timeline}")
+    text = "The coalition mission in Iraq will end {}."
+    out = _outcome(tmp_path, [
+        R("https://dod.example/0", "2025-01-10", text.format("in 2026"), "official"),
+        R("https://a.example/1", "2025-01-12", text.format("in 2027")),
+        R("https://b.example/1", "2025-01-13", text.format("by September 2026"), "official"),
+        R("https://c.example/1", "2025-01-14", "Coalition forces will end their mission in "
+                                               "Iraq by 2027, diplomats expect."),
+    ], story=story)
+    assert [o[:2] for o in out] == [("baseline", "confirmed"), ("change", "unconfirmed"),
+                                    ("refinement", "confirmed"), ("change", "confirmed")]
+    assert out[-1] == ("change", "confirmed", "Sep 2026", "2027", True)
+
+
+def test_a_confirmed_change_is_from_the_value_held_then(tmp_path: Path) -> None:
+    out = _outcome(tmp_path, [
+        BASE,
+        R("https://a.example/1", "2025-02-01", "The US now has about 2,000 troops in Iraq."),
+        R("https://b.example/1", "2025-02-02", "Only about 1,500 US troops are in Iraq now."),
+        R("https://c.example/1", "2025-02-03", "Roughly 2,000 American troops remain in Iraq."),
+        R("https://d.example/1", "2025-02-04", "Some 1,500 U.S. troops are now in Iraq."),
+    ])
+    alerts = [o for o in out if o[4]]
+    assert alerts == [("change", "confirmed", "~2,500", "~2,000", True),
+                      ("change", "confirmed", "~2,000", "~1,500", True)]
+
+
+def test_the_window_counts_from_any_statement(tmp_path: Path) -> None:
+    out = _outcome(tmp_path, [
+        BASE,
+        R("https://a.example/1", "2025-02-01", "The US now has about 2,000 troops in Iraq."),
+        R("https://a.example/2", "2025-02-12", "About 2,000 US troops remain in Iraq, it said."),
+        R("https://b.example/1", "2025-02-20", "Roughly 2,000 American troops are in Iraq."),
+    ])
+    assert out[-1] == ("change", "confirmed", "~2,500", "~2,000", True)
+
+
+def test_a_looser_bound_that_holds_the_current_value_is_not_news(tmp_path: Path) -> None:
+    out = _outcome(tmp_path, [
+        BASE,
+        R("https://dod.example/1", "2025-02-01", "The US has fewer than 5,000 troops in Iraq.",
+          "official"),
+        R("https://dod.example/2", "2025-03-01", "The US has fewer than 2,000 troops in Iraq.",
+          "official"),
+    ])
+    assert out == [("baseline", "confirmed", None, "~2,500", False),
+                   ("change", "confirmed", "~2,500", "<2,000", True)]
+
+
+def test_one_report_stating_two_values_moves_nothing(tmp_path: Path) -> None:
+    out = _outcome(tmp_path, [
+        BASE,
+        R("https://dod.example/1", "2025-02-01", "The US has about 2,000 troops in Iraq.\n"
+          "Officials later said the US has about 1,500 troops in Iraq.", "official"),
+    ])
+    assert out == [("baseline", "confirmed", None, "~2,500", False)]
+
+
+@pytest.mark.parametrize("a,b,same", [
+    ("https://edition.cnn.com/1", "https://www.cnn.com/2", True),
+    ("https://news.bbc.co.uk/1", "https://www.bbc.co.uk/2", True),
+    ("https://www.rudaw.net/1", "https://www.kurdistan24.net/2", False),
+    ("http://127.0.0.1:8000/1", "http://127.0.0.2:8000/2", False),
+])
+def test_one_outlet_is_one_registered_domain(a: str, b: str, same: bool) -> None:
+    from crawler.changes.rules import outlet
+
+    assert (outlet(a) == outlet(b)) is same

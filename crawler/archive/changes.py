@@ -20,13 +20,15 @@ _CONFIRMED_SQL = f"coalesce(c.status, '{ChangeStatus.CONFIRMED.value}') = " \
                  f"'{ChangeStatus.CONFIRMED.value}'"
 
 # A fact with what the rules need of its report. `history`: the version was fetched by its
-# source's first run (older rows without a run: the document came with the first run and
-# this is its first version).
+# source's first crawl — up to the first run that finished (a failed or interrupted first
+# run is not the end of the first crawl); older rows without a run: the document came with
+# the first run and this is its first version.
 FACT_SQL = """
 SELECT f.*, coalesce(f.published, substr(v.fetched_at, 1, 10)) AS day,
        v.document_id AS doc, d.url, d.source, coalesce(d.official, 0) AS official,
        CASE WHEN v.run_id IS NOT NULL
-            THEN v.run_id = (SELECT min(id) FROM runs r WHERE r.source = d.source)
+            THEN v.run_id <= (SELECT min(id) FROM runs r WHERE r.source = d.source
+                              AND r.status IN ('ok', 'partial'))
             ELSE d.first_run IS NOT NULL
                  AND d.first_run = (SELECT min(id) FROM runs r WHERE r.source = d.source)
                  AND v.id = (SELECT min(id) FROM versions w WHERE w.document_id = d.id)
@@ -89,19 +91,30 @@ class ChangeStore:
         return row[0], self._facts("f.id = ?", [row[1]])[0]
 
     def older_values(self, tracker: str, current: FactRecord) -> list[FactRecord]:
-        """Values the tracker had before, and stale ones reported before the current one."""
-        accepted = self._facts(
+        """Values the tracker had before the current one (confirmed, accepted values only:
+        a late report of a value the tracker never had is not an older value of it)."""
+        return self._facts(
             f"f.id IN (SELECT new_fact_id FROM changes c WHERE c.tracker = ? "
             f"AND c.type IN ({_ACCEPTED_SQL}) AND {_CONFIRMED_SQL}) AND f.id != ?",
             [tracker, current.id])
-        stale = self._facts(
-            "f.id IN (SELECT new_fact_id FROM changes WHERE tracker = ? AND type = 'conflict') "
-            "AND coalesce(f.published, substr(v.fetched_at, 1, 10)) <= ?",
-            [tracker, current.day])
-        return [*accepted, *stale]
+
+    def base(self, tracker: str) -> int:
+        """The id of the change that set the tracker's value, refinements aside (they make
+        a value finer, they do not replace it): pending changes after it still wait."""
+        row = self.db.execute(
+            f"SELECT max(c.id) FROM changes c WHERE c.tracker = ? AND c.type IN "
+            f"('baseline', 'change', 'revision') AND {_CONFIRMED_SQL}", [tracker]).fetchone()
+        return int(row[0] or 0)
+
+    def backfill_until(self, tracker: str) -> int | None:
+        """Facts of versions up to this id are the tracker's history (see Detector)."""
+        row = self.db.execute(
+            "SELECT backfill_until FROM changes WHERE tracker = ? AND type = 'baseline' "
+            "ORDER BY id LIMIT 1", [tracker]).fetchone()
+        return None if row is None else int(row[0] or 0)
 
     def pending(self, tracker: str, since_change: int) -> list[Pending]:
-        """Unconfirmed changes recorded after the tracker's current value was set."""
+        """Unconfirmed changes recorded after ``since_change`` (see :meth:`base`)."""
         out = []
         for change_id, fact_id in self.db.execute(
                 "SELECT id, new_fact_id FROM changes WHERE tracker = ? AND type = 'change' "
@@ -160,12 +173,15 @@ class ChangeStore:
         rows = self.db.execute(
             f"SELECT v.document_id, v.id, (SELECT max(id) FROM versions w "
             f"WHERE w.document_id = v.document_id AND w.id < v.id), d.source, "
-            f"coalesce(v.run_id = (SELECT min(id) FROM runs r WHERE r.source = d.source), 0) "
+            f"coalesce(v.run_id <= (SELECT min(id) FROM runs r WHERE r.source = d.source "
+            f"AND r.status IN ('ok', 'partial')), 0) "
             f"FROM versions v JOIN documents d ON d.id = v.document_id "
             f"WHERE d.source IN ({marks}) AND v.id > (SELECT min(id) FROM versions w "
             f"WHERE w.document_id = v.document_id) AND NOT EXISTS (SELECT 1 FROM changes c "
             f"WHERE c.kind = '{TEXT_KIND}' AND c.document_id = v.document_id "
-            f"AND c.new_value = CAST(v.id AS TEXT)) ORDER BY v.id", list(sources)).fetchall()
+            f"AND c.new_value = CAST(v.id AS TEXT)) AND NOT EXISTS (SELECT 1 FROM changes c "
+            f"JOIN facts f ON f.id = c.new_fact_id WHERE f.version_id = v.id "
+            f"AND c.type = 'revision') ORDER BY v.id", list(sources)).fetchall()
         return [PageRevision(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
     # -------------------------------------------------------------- writes
@@ -195,14 +211,21 @@ class ChangeStore:
                 self.db.table("facts").update(fact.id, {"evaluated": 1})
         return change_id
 
-    def confirm(self, change_id: int, fact: FactRecord, channels: Sequence[str]) -> None:
-        """A pending change is confirmed by ``fact``: corroborate, confirm, queue alerts."""
+    def confirm(self, change_id: int, fact: FactRecord, current: FactRecord,
+                channels: Sequence[str]) -> None:
+        """A pending change is confirmed by ``fact``: corroborate, confirm, queue alerts.
+
+        The change is from the tracker's value now (``current``), whatever value it was
+        recorded against.
+        """
         now = iso()
         with self.archive.write():
             self.db.table("corroborations").insert({"change_id": change_id, "fact_id": fact.id},
                                                    ignore=True)
             self.db.table("changes").update(change_id, {
-                "status": ChangeStatus.CONFIRMED.value, "confirmed_at": now})
+                "status": ChangeStatus.CONFIRMED.value, "confirmed_at": now,
+                "old_value": current.value, "old_display": current.display,
+                "old_fact_id": current.id})
             self._queue(change_id, channels, now)
             self.db.table("facts").update(fact.id, {"evaluated": 1})
 

@@ -282,7 +282,7 @@ def list_changes(
         where.append("c.story = ?")
         params.append(story)
     if since:
-        where.append("c.detected_at >= ?")
+        where.append("coalesce(c.confirmed_at, c.detected_at) >= ?")  # news since then
         params.append(since)
     if type:
         where.append("c.type = ?")
@@ -304,7 +304,7 @@ def list_changes(
         LEFT JOIN facts f ON f.id = c.new_fact_id
         LEFT JOIN documents d ON d.id = coalesce(f.document_id, c.document_id)
         {"WHERE " + " AND ".join(where) if where else ""}
-        ORDER BY c.detected_at DESC, c.id DESC
+        ORDER BY coalesce(c.confirmed_at, c.detected_at) DESC, c.id DESC
         {"LIMIT ?" if limit else ""}
     """
     return list(db.query(sql, [*params, *([limit] if limit else [])]))

@@ -239,6 +239,13 @@ def m004_subjects_and_confirmation(db: sqlite_utils.Database) -> None:
     db.table("changes").create_index(["tracker", "status", "id"], if_not_exists=True)
 
 
+@migrations()
+def m006_backfill_boundary(db: sqlite_utils.Database) -> None:
+    """A baseline remembers the newest version of the pass that set it: facts of versions
+    up to it are the tracker's history, even when that pass was killed half-way."""
+    db.table("changes").add_column("backfill_until", int)
+
+
 @dataclass
 class RunCounts:
     """What one crawl of one source did; stored in `runs`."""

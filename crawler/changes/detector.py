@@ -77,14 +77,12 @@ class Detector:
         self.config = config
         self.trackers: dict[str, Tracker] = config.trackers
         self.channels = config.alerts.channels
-        self.backfill: set[str] = set()  # trackers getting their first value in this pass
+        self.newest_version = 0  # the newest version this pass evaluates
 
     def run(self) -> list[Detected]:
         self.store.mark_untracked()
         pending = self.store.unevaluated()
-        # Trackers without a value yet are being backfilled: a first crawl of feeds
-        # holding months of reports records their history, it does not alert it.
-        self.backfill = {name for name in self.trackers if self.store.current(name) is None}
+        self.newest_version = max((f.version_id for f in pending), default=0)
         detected = [d for d in (self._evaluate(f) for f in pending) if d is not None]
         detected += self._page_revisions()
         if detected:
@@ -92,6 +90,24 @@ class Detector:
         return detected
 
     # -------------------------------------------------------------- evaluation
+
+    def _history(self, tracker: Tracker, fact: FactRecord) -> bool:
+        """Whether the fact is history, recorded but never alerted.
+
+        A source's first crawl is history; so is every fact the pass that set a tracker's
+        baseline evaluated: a first crawl of feeds holding months of reports records them, it
+        does not alert them. The baseline row keeps that pass's newest version, so a pass
+        killed half-way stays history when the next one finishes it.
+        """
+        until = self.store.backfill_until(tracker.name)
+        return fact.history or until is None or fact.version_id <= until
+
+    def _ambiguous(self, fact: FactRecord, tolerance: float) -> bool:
+        """Whether the fact's version states other values for the tracker too ("2,000" in
+        one sentence, "1,500" in another): which one is the news is a guess, so neither is."""
+        return any(not same_value(fact, o, tolerance) and not self._followed_in_sentence(o)
+                   for o in self.store.version_facts(fact)
+                   if o.granularity not in NOT_COMPARABLE)
 
     def _evaluate(self, fact: FactRecord) -> Detected | None:
         tracker = self.trackers.get(fact.tracker or "")
@@ -104,6 +120,11 @@ class Detector:
         if self._followed_in_sentence(fact):
             # "from about 2,500 to fewer than 2,000": the first figure is where it came
             # from; the last one is the news.
+            self.store.mark(fact)
+            return None
+        if self._ambiguous(fact, tolerance):
+            log.info("%s: %s left alone: its report states other values too (%s)",
+                     tracker.name, fact.display, fact.url)
             self.store.mark(fact)
             return None
         current = self.store.current(tracker.name)
@@ -139,25 +160,36 @@ class Detector:
                 return None
             return self._record(fact, tracker, ChangeType.CONFLICT, cur)
         if revising:
-            return self._record(fact, tracker, ChangeType.REVISION, replaced(fact, before))
-        return self._new_value(fact, tracker, change_id, cur, tolerance)
+            old = replaced(fact, before)
+            if any(same_value(old, v, tolerance)
+                   for v in [cur, *self.store.older_values(tracker.name, cur)]):
+                # the edit moves a value the tracker held: a revision, with its diff
+                return self._record(fact, tracker, ChangeType.REVISION, old)
+        # (an edit of a statement the tracker never took is a new statement like any other)
+        return self._new_value(fact, tracker, cur, tolerance)
 
-    def _new_value(self, fact: FactRecord, tracker: Tracker, current_change: int,
-                   cur: FactRecord, tolerance: float) -> Detected | None:
-        """A value other than the current one: confirmed now, later, or not yet."""
+    def _new_value(self, fact: FactRecord, tracker: Tracker, cur: FactRecord,
+                   tolerance: float) -> Detected | None:
+        """A value other than the current one: confirmed now, later, or not yet.
+
+        A pending change of the same value takes the fact as one more statement; the
+        window counts from any of its statements, and only statements within the window of
+        this one count as voices.
+        """
         rule = self.config.changes.confirm
-        for pending in self.store.pending(tracker.name, current_change):
+        for pending in self.store.pending(tracker.name, self.store.base(tracker.name)):
             first = pending.statements[0]
-            if not (same_value(fact, first, tolerance) and within(fact, first, rule.window)):
+            if not same_value(fact, first, tolerance):
                 continue
-            # (a copy of a text already counted adds no voice, but may be official)
-            statements = [*pending.statements, fact]
-            if not confirmed(statements, cur, rule):
+            recent = [s for s in pending.statements if within(fact, s, rule.window)]
+            if not recent:
+                continue  # too long ago: a change of its own
+            if not confirmed([*recent, fact], cur, rule):
                 self.store.corroborate(pending.change_id, fact, first)
                 return None
-            alerted = not (tracker.name in self.backfill or fact.history)
+            alerted = not self._history(tracker, fact)
             channels = self.channels if alerted else []
-            self.store.confirm(pending.change_id, fact, channels)
+            self.store.confirm(pending.change_id, fact, cur, channels)
             log.info("%s change confirmed: %s -> %s (%s)", tracker.name, cur.display,
                      first.display, fact.url)
             return Detected(pending.change_id, tracker.name, ChangeType.CHANGE.value,
@@ -183,7 +215,7 @@ class Detector:
             diff = diff_json(self._diff(old.version_id, fact.version_id))
         news = (type_ in ALERTED and status == ChangeStatus.CONFIRMED) or (
             type_ == ChangeType.CONFLICT and self.config.changes.alert_conflicts)
-        alerted = news and not (tracker.name in self.backfill or fact.history)
+        alerted = news and type_ != ChangeType.BASELINE and not self._history(tracker, fact)
         channels = self.channels if alerted else []
         change_id = self.store.record({
             "story": fact.story, "tracker": tracker.name, "kind": tracker.kind,
@@ -192,6 +224,7 @@ class Detector:
             "old_display": old.display if old else None, "new_display": fact.display,
             "old_fact_id": old.id if old else None, "new_fact_id": fact.id,
             "document_id": fact.doc, "diff": diff,
+            "backfill_until": self.newest_version if type_ == ChangeType.BASELINE else None,
         }, channels, fact)
         log.log(logging.INFO if type_ != ChangeType.BASELINE else logging.DEBUG,
                 "%s %s%s: %s -> %s (%s)", tracker.name, type_.value,

@@ -36,11 +36,14 @@ def _overlap(a: FactRecord, b: FactRecord) -> bool:
 
 
 def _compatible(a: FactRecord, b: FactRecord, tolerance: float) -> bool:
-    """Figures of different forms: the same news when they overlap and, for an estimate
-    against a bound, the estimate is near the bound ("about 1,900" and "fewer than
-    2,000"; not "about 300")."""
+    """Figures of different forms (``a`` the newer): the same news when they overlap and,
+    for a new estimate against a known bound, the estimate is near the bound ("about 1,900"
+    after "fewer than 2,000"; not "about 300"). A new bound that holds the known estimate
+    ("fewer than 5,000" after "about 2,500") is true of it: no news."""
     if not _overlap(a, b):
         return False
+    if _direction(a.granularity) in ("upper", "lower") and _direction(b.granularity) == "point":
+        return True  # a new, looser bound that holds the known estimate: no news
     point = next((f for f in (a, b) if _direction(f.granularity) == "point"), None)
     bound = next((f for f in (a, b) if _direction(f.granularity) in ("upper", "lower")), None)
     if point is None or bound is None:
@@ -104,9 +107,19 @@ def _voice_key(fact: FactRecord) -> str:
 
 
 def outlet(url: str) -> str:
-    """The outlet a report comes from: its host without "www." (a feed may carry many)."""
-    host = (urlsplit(url).hostname or url).lower()
-    return host[4:] if host.startswith("www.") else host
+    """The outlet a report comes from: the domain its URL was registered under.
+
+    ``edition.cnn.com`` and ``www.cnn.com`` are one outlet; so are ``bbc.co.uk`` hosts (a
+    two-letter country domain under a short second level). A feed may carry many outlets,
+    so the config source is not the outlet.
+    """
+    host = (urlsplit(url).hostname or url).lower().rstrip(".")
+    if host.replace(".", "").isdigit() or ":" in host:
+        return host  # an IP address is its own outlet
+    labels = host.split(".")
+    if len(labels) > 2 and len(labels[-1]) == 2 and len(labels[-2]) <= 3:
+        return ".".join(labels[-3:])  # news.bbc.co.uk -> bbc.co.uk
+    return ".".join(labels[-2:])
 
 
 def same_voice(a: FactRecord, b: FactRecord) -> bool:
