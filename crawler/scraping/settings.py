@@ -26,6 +26,9 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 CONCURRENT_REQUESTS = 8
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 DOWNLOAD_DELAY = 0
+# Delays (latency, Retry-After, robots.txt Crawl-delay) are kept as stated: Scrapy's
+# default ±50% jitter could cut a Crawl-delay in half. See crawler/scraping/throttle.py.
+DOWNLOAD_DELAY_JITTER = 0
 DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 5 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
@@ -61,7 +64,8 @@ EXTENSIONS_BASE = {
     "scrapy.extensions.memusage.MemoryUsage": 0,
     "scrapy.extensions.closespider.CloseSpider": 0,
     "scrapy.extensions.logstats.LogStats": 0,
-    "scrapy.extensions.throttle.AutoThrottle": 0,
+    # AutoThrottle with 304s at the per-domain concurrency, Retry-After, Crawl-delay.
+    "crawler.scraping.throttle.RevalidationThrottle": 0,
 }
 LOG_LEVEL = "WARNING"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
