@@ -54,6 +54,12 @@ DOWNLOAD_HANDLERS = {"s3": None, "ftp": None, "file": None, "data": None}
 DOWNLOADER_MIDDLEWARES = {"crawler.scraping.middlewares.SafeTargetsMiddleware": 50}
 ITEM_PIPELINES = {"crawler.scraping.pipelines.ArchivePipeline": 300}
 COOKIES_ENABLED = False
+# Per-response costs that a pass of 304s makes visible: Scrapy starts CONCURRENT_ITEMS
+# worker tasks for every callback's output (ours yield one item, or one feed's links),
+# and by default re-parses each callback's source to warn about `return value` in
+# generators (a bound method misses its cache every time).
+CONCURRENT_ITEMS = 8
+WARN_ON_GENERATOR_RETURN_VALUE = False
 TELNETCONSOLE_ENABLED = False
 # Only the extensions newswatch uses. Listing them (rather than disabling the others)
 # keeps Scrapy from importing the unused ones at start-up: its remote-control endpoint
