@@ -11,11 +11,12 @@ it; and a ``DOWNLOAD_SLOTS`` delay is only where AutoThrottle starts a slot.
 
 :class:`RevalidationThrottle` changes the delay policy only:
 
-* **304** counts like a 200, aimed at the slot's concurrency (the per-domain limit)
-  instead of ``AUTOTHROTTLE_TARGET_CONCURRENCY``: a conditional GET costs the server a
-  header check. From the start delay or below, the delay goes straight to
-  latency / concurrency (no averaging with a guess); above it (a slow server, a back-off)
-  it comes down by halves, as AutoThrottle lowers it on 200s.
+* **Cheap answers** — a 304, and robots.txt's answer whatever its status below 500 (a
+  missing robots.txt is a 404) — count like a 200, aimed at the slot's concurrency (the
+  per-domain limit) instead of ``AUTOTHROTTLE_TARGET_CONCURRENCY``: a conditional GET
+  costs the server a header check. From the start delay or below, the delay goes straight
+  to latency / concurrency (no averaging with a guess); above it (a slow server, a
+  back-off) it comes down by halves, as AutoThrottle lowers it on 200s.
 * **429 and 503** pause the domain, counted from that answer, for its ``Retry-After``
   (seconds or an HTTP date; at most ``AUTOTHROTTLE_MAX_DELAY``), else for twice the delay
   (at least the start delay). No answer lowers the delay until the pause is over.
@@ -35,6 +36,7 @@ from __future__ import annotations
 from email.utils import parsedate_to_datetime
 from time import monotonic, time
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
 from scrapy.extensions.throttle import AutoThrottle
@@ -109,7 +111,9 @@ class RevalidationThrottle(AutoThrottle):
             slot.lastseen = now  # the pause counts from this answer, not the request
             self._paused_until[key] = now + slot.delay
             return
-        if response.status == 304:
+        cheap = response.status == 304 or (
+            response.status < 500 and urlsplit(response.url).path == "/robots.txt")
+        if cheap:
             target = latency / max(1, slot.concurrency)
             if old > self._start_delay():  # a slow server or a back-off: down by halves
                 target = max(target, (old + target) / 2)
