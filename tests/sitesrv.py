@@ -13,8 +13,10 @@
   each path, then the file; ``/slow/...`` sleeps ``slow_seconds`` (5 s);
   ``/big/...`` a generated HTML body of ``big_size`` bytes (~3 MB) instead of the file.
 * Hooks: ``fail()``, ``delay()``, ``redirect()``; ``publish()``/``edit()`` change root.
-* Every request is logged in ``.requests`` as ``(method, path, status)``; nothing is
-  printed to stderr.
+* Every request is logged in ``.requests`` as ``(method, path, status)``, and with its
+  timing in ``.hits`` (a :class:`Hit`: when it arrived and was answered, ``time.monotonic``,
+  and how many requests were in flight on arrival, itself included); ``.max_in_flight`` is
+  the most requests answered at once. Nothing is printed to stderr.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import os
 import shutil
 import threading
 import time
+from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -41,6 +44,17 @@ def copy_site(dest: Path, src: Path = FIXTURE_SITE) -> Path:
     """Copy the fixture site to ``dest`` (so a test may edit it) and return ``dest``."""
     shutil.copytree(src, dest)
     return dest
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One answered request: arrival and answer times (time.monotonic) and concurrency."""
+
+    path: str
+    status: int
+    arrived: float
+    answered: float
+    in_flight: int  # requests being answered when this one arrived, itself included
 
 
 class _Server(ThreadingHTTPServer):
@@ -62,6 +76,9 @@ class SiteServer:
         self.host = host
         self.port = port
         self.requests: list[tuple[str, str, int]] = []
+        self.hits: list[Hit] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._fails: dict[str, list] = {}  # path -> [status, times_left, headers]
@@ -185,6 +202,22 @@ class _Handler(BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
     def _serve(self) -> None:
+        site, arrived = self.site, time.monotonic()
+        with site._lock:
+            site.in_flight += 1
+            site.max_in_flight = max(site.max_in_flight, site.in_flight)
+            in_flight = site.in_flight
+        status = 0
+        try:
+            status = self._answer_request()
+        finally:
+            with site._lock:
+                site.in_flight -= 1
+                if status:
+                    site.hits.append(Hit(self.path, status, arrived, time.monotonic(),
+                                         in_flight))
+
+    def _answer_request(self) -> int:
         """Decide the answer, log it, sleep if asked (delay/slow), then send it."""
         site, path = self.site, unquote(urlsplit(self.path).path)
         with site._lock:
@@ -194,7 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
         site._log(self.command, self.path, status)
         if wait and site._stopping.wait(wait):
             self.close_connection = True  # server stopping: hang up without an answer
-            return
+            return 0
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -203,6 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD" and status != 304:
             self.wfile.write(body)
+        return status
 
     def _answer(self, path: str) -> tuple[int, bytes, dict[str, str]]:
         site = self.site

@@ -54,3 +54,23 @@ def test_expired_entries_are_ignored_and_old_ones_pruned(tmp_path: Path) -> None
         urls = {u for (u,) in conn.execute("SELECT url FROM responses")}
     assert urls == {"http://127.0.0.1/stale", "http://127.0.0.1/new"}  # "old" was pruned
     store.close_spider(spider)
+
+
+def test_a_revalidated_entry_gets_new_headers_and_keeps_its_body(tmp_path: Path) -> None:
+    """After a 304 Scrapy stores the cached response again (flagged "cached", headers
+    freshened): only the headers and the time are written."""
+    store, spider = storage(tmp_path)
+    request = Request("http://127.0.0.1/a")
+    store.store_response(spider, request, HtmlResponse(request.url, body=b"<p>one</p>",
+                                                       headers={"ETag": '"1"'}))
+    cached = store.retrieve_response(spider, request)
+    assert cached is not None
+    stored_before = request.meta["cache_timestamp"]
+    freshened = cached.replace(headers={"ETag": '"1"', "Date": "Mon, 01 Jan 2024 00:00:00 GMT"},
+                               flags=["cached"])
+    store.store_response(spider, request, freshened)
+    again = store.retrieve_response(spider, request)
+    assert again is not None and again.body == b"<p>one</p>"
+    assert again.headers[b"Date"] == b"Mon, 01 Jan 2024 00:00:00 GMT"
+    assert request.meta["cache_timestamp"] >= stored_before
+    store.close_spider(spider)

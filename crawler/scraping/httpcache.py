@@ -5,7 +5,8 @@ deletes any: a service polling feeds for months would leave millions of files,
 and opening them costs more than parsing the pages. This storage keeps one row
 per request fingerprint in ``HTTPCACHE_DIR/httpcache.db`` (WAL, crash-safe) and
 drops rows not stored for ``NEWSWATCH_CACHE_KEEP_DAYS`` days. Freshness and
-revalidation (conditional GET, 304) stay with Scrapy's RFC2616 policy.
+revalidation (conditional GET, 304) stay with Scrapy's RFC2616 policy; a 304 rewrites
+only the entry's headers, not its body.
 """
 
 from __future__ import annotations
@@ -79,6 +80,14 @@ class SQLiteCacheStorage:
 
     def store_response(self, spider: Spider, request: Request, response: Response) -> None:
         assert self.conn is not None
+        if "cached" in response.flags:
+            # Our own entry freshened by a 304: same body, so only the headers are new.
+            self.conn.execute(
+                "UPDATE responses SET headers = ?, stored = ? WHERE fingerprint = ?",
+                [headers_dict_to_raw(response.headers), time.time(),
+                 self._fingerprinter.fingerprint(request)],
+            )
+            return
         self.conn.execute(
             "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
             [self._fingerprinter.fingerprint(request), request.url, response.url,
