@@ -26,7 +26,7 @@ from crawler.archive.lock import ArchiveLock
 from crawler.archive.store import Archive, iso
 from crawler.config.model import Config, ConfigError, Source, load_config
 from crawler.extraction.pages import Extractor
-from crawler.pipeline import after_crawl
+from crawler.pipeline import after_crawl, recover
 from crawler.scraping.crawl import crawl_sources
 
 log = logging.getLogger(__name__)
@@ -71,10 +71,7 @@ class Service:
         self._post_lock = asyncio.Lock()
         self.archive = Archive.open(self.config.archive)
         try:
-            from crawler.archive.outbox import ArchiveOutbox
-
-            ArchiveOutbox(self.archive).recover()
-            self.archive.close_interrupted_runs()
+            recover(self.archive)
             self.archive.sync_sources(self.config.sources)
             self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
             self._schedule()

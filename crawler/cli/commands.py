@@ -73,7 +73,7 @@ def crawl(state: State, source_names: tuple[str, ...], as_json: bool) -> None:
             extractor.close()
     rows = [
         {"source": r.source, "run": r.run_id, "status": r.status, **asdict(r.counts),
-         "details": list(r.details)}
+         "details": list(r.details), "stopped": r.stopped}
         for r in result.runs
     ]
     if as_json:
@@ -81,7 +81,11 @@ def crawl(state: State, source_names: tuple[str, ...], as_json: bool) -> None:
     else:
         _print_crawl_summary(rows)
         _print_outcome(result)
-    if any(r["status"] == "failed" for r in rows):
+    for stopped in sorted({r.stopped for r in result.runs if r.stopped}):
+        click.echo(f"crawl stopped early: {stopped}", err=True)
+    if result.error:
+        click.echo(result.error, err=True)
+    if result.failed:
         sys.exit(1)
 
 
@@ -89,8 +93,8 @@ def crawl(state: State, source_names: tuple[str, ...], as_json: bool) -> None:
 def writer(config: Config) -> Iterator[Archive]:
     """The archive opened for writing, under the writer lock, interrupted sends recovered."""
     from crawler.archive.lock import ArchiveBusy, ArchiveLock
-    from crawler.archive.outbox import ArchiveOutbox
     from crawler.archive.store import Archive
+    from crawler.pipeline import recover
 
     lock = ArchiveLock(config.archive)
     try:
@@ -99,8 +103,7 @@ def writer(config: Config) -> Iterator[Archive]:
         raise UsageProblem(str(e)) from None
     archive = Archive.open(config.archive)
     try:
-        ArchiveOutbox(archive).recover()
-        archive.close_interrupted_runs()
+        recover(archive)
         yield archive
     finally:
         archive.close()
@@ -122,10 +125,13 @@ def _print_outcome(result: Any) -> None:
 def _print_crawl_summary(rows: list[dict[str, Any]]) -> None:
     from crawler.cli.output import table
 
+    lost = any(r["lost"] for r in rows)
     table(
-        ["source", "status", "fetched", "new", "revised", "unchanged", "fallbacks", "errors"],
+        ["source", "status", "fetched", "new", "revised", "unchanged", "fallbacks", "errors",
+         *(["not stored"] if lost else [])],
         [[r["source"], r["status"], r["fetched"], r["new_documents"], r["new_versions"],
-          r["unchanged"], r["fallbacks"], r["errors"]] for r in rows],
+          r["unchanged"], r["fallbacks"], r["errors"], *([r["lost"]] if lost else [])]
+         for r in rows],
     )
     for r in rows:
         for detail in r["details"][:10]:
@@ -256,7 +262,7 @@ def status(state: State, as_json: bool) -> None:
         summary = {
             "archive": str(config.archive),
             "archive_bytes": sum(p.stat().st_size for p in config.archive.parent.glob(
-                config.archive.name + "*") if p.suffix != ".lock"),
+                config.archive.name + "*") if p.suffix not in (".lock", ".reserve")),
             "documents": archive.scalar("SELECT count(*) FROM documents"),
             "versions": archive.scalar("SELECT count(*) FROM versions"),
             "facts": archive.scalar("SELECT count(*) FROM facts"),

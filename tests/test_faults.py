@@ -1,0 +1,146 @@
+"""Faults, for real: a full disk, a dead server, signals, a user's files, redirects.
+
+Each test makes the fault happen (a small filesystem, a stopped server, a signal to a
+real process) and then checks what the archive recorded — the `runs` row's status and
+counts — as well as what the user was told (one line, the documented exit code, no
+traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import run_cli, write_config
+from sitesrv import SiteServer
+
+from crawler.archive.store import Archive
+from crawler.config.model import load_config
+from crawler.extraction.pages import Extractor
+from crawler.pipeline import crawl_pass
+from crawler.scraping.reactor import run_on_reactor
+
+WORKTREE = Path(__file__).resolve().parent.parent
+PARAGRAPH = ("Officials from both governments met in Baghdad this week to review the "
+             "security relationship and the training of Iraqi forces. ")
+
+
+def rss(base: str, items: list[tuple[str, str, str]]) -> str:
+    """An RSS 2.0 feed of (link, title, description) items."""
+    body = "".join(
+        f"<item><title>{title}</title><link>{link}</link><guid>{link}</guid>"
+        f"<description>{text}</description></item>"
+        for link, title, text in items)
+    return ('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            f"<link>{base}/</link><description>d</description>{body}</channel></rss>")
+
+
+def runs(db: Path) -> list[dict[str, Any]]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute("SELECT * FROM runs ORDER BY id")]
+    finally:
+        conn.close()
+
+
+def scalar(db: Path, sql: str) -> Any:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def newswatch(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
+              ) -> subprocess.CompletedProcess[str]:
+    """The real `newswatch` command in a subprocess (the worktree's code)."""
+    return subprocess.run(
+        [sys.executable, "-m", "crawler", *args], capture_output=True, text=True,
+        timeout=timeout, env={**os.environ, "PYTHONPATH": str(WORKTREE), **(env or {})})
+
+
+def assert_one_line(output: str, *needles: str) -> None:
+    assert "Traceback" not in output, output
+    for needle in needles:
+        assert needle in output, output
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path | None]:
+    """A real 1 MB filesystem (tmpfs) if this process may mount one, else None."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    try:
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+                              capture_output=True).returncode
+    except OSError:
+        done = -1
+    if done != 0:
+        yield None
+        return
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+# ---------------------------------------------------------------------------- disk full
+
+
+def _many_items_site(tmp_path: Path, n: int) -> SiteServer:
+    root = tmp_path / "site"
+    root.mkdir()
+    server = SiteServer(root).start()
+    items = [(f"{server.url}/news/{i}.html", f"Report {i}", f"Report {i}. " + PARAGRAPH * 30)
+             for i in range(n)]
+    server.publish("feed.xml", rss(server.url, items))
+    return server
+
+
+def test_full_disk_stops_the_crawl_and_the_run_says_what_was_lost(tmp_path, small_disk):
+    """The archive on a small filesystem (or at SQLite's page limit) fills up mid-crawl."""
+    server = _many_items_site(tmp_path, 400)
+    try:
+        archive_dir = small_disk or tmp_path
+        config = write_config(tmp_path, [{"name": "big", "type": "feed",
+                                          "url": server.url + "/feed.xml",
+                                          "fetch_articles": False, "max_items": 400}],
+                              archive=str(archive_dir / "newswatch.db"),
+                              crawl={"cache_dir": str(tmp_path / "cache")})
+        db = archive_dir / "newswatch.db"
+        if small_disk is not None:
+            result = run_cli("--config", str(config), "crawl")
+            out = result.output
+            assert result.exit_code == 1, out
+            assert_one_line(out, "archive", str(db), "full", "free")
+        else:
+            cfg = load_config(config)
+            archive = Archive.open(db)
+            archive.db.execute("PRAGMA max_page_count = 120")  # SQLite refuses to grow past it
+            extractor = Extractor(1)
+            try:
+                result_ = run_on_reactor(crawl_pass(cfg, archive, list(cfg.sources), extractor))
+            finally:
+                extractor.close()
+                archive.close()
+            assert result_.failed and result_.runs[0].stopped
+            assert "full" in result_.runs[0].stopped
+    finally:
+        server.stop()
+    (run,) = runs(db)
+    stored = scalar(db, "SELECT count(*) FROM documents")
+    assert 0 < stored < 400
+    assert run["status"] == "partial"
+    assert run["new_documents"] == stored
+    assert run["lost"] >= 1 and run["errors"] >= run["lost"]
+    # One line for the cause, not one per report.
+    details = json.loads(run["error_detail"])
+    assert len([d for d in details if "full" in d]) == 1, details
