@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,44 @@ def scalar(db: Path, sql: str) -> Any:
         return conn.execute(sql).fetchone()[0]
     finally:
         conn.close()
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 30, what: str = "") -> Any:
+    """Poll ``condition`` until it is true; fail loudly on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+
+
+def try_scalar(db: Path, sql: str) -> Any:
+    """``scalar``, or None while the archive or its tables do not exist yet."""
+    if not db.exists():
+        return None
+    try:
+        return scalar(db, sql)
+    except sqlite3.OperationalError:
+        return None
+
+
+def opened(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` has ``path`` open (Linux /proc)."""
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if os.readlink(fd) == str(path):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def spawn(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "crawler", *args], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(WORKTREE)})
 
 
 def newswatch(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
@@ -144,3 +184,88 @@ def test_full_disk_stops_the_crawl_and_the_run_says_what_was_lost(tmp_path, smal
     # One line for the cause, not one per report.
     details = json.loads(run["error_detail"])
     assert len([d for d in details if "full" in d]) == 1, details
+
+
+# ---------------------------------------------------------------------------- signals
+
+
+def test_sigint_stops_crawl_and_records_its_run_as_interrupted(tmp_path):
+    root = tmp_path / "site"
+    root.mkdir()
+    with SiteServer(root) as server:
+        items = [(f"{server.url}/news/{i}.html", f"Report {i}", "x") for i in range(6)]
+        server.publish("feed.xml", rss(server.url, items))
+        for i in range(6):
+            server.publish(f"news/{i}.html", "<html><body><article>"
+                           + f"<p>Report {i}. {PARAGRAPH * 5}</p>" + "</article></body></html>")
+        for i in range(1, 6):
+            server.delay(f"/news/{i}.html", 30)  # the crawl hangs on these
+        config = write_config(tmp_path, [{"name": "wire", "type": "feed",
+                                          "url": server.url + "/feed.xml"}],
+                              crawl={"timeout": 60, "per_domain": 8})
+        db = tmp_path / "newswatch.db"
+        proc = spawn("--config", str(config), "crawl")
+        try:
+            wait_until(lambda: try_scalar(db, "SELECT count(*) FROM documents"), 60,
+                       "the first report stored")
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=20)
+        finally:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert_one_line(err, "interrupted")
+    (run,) = runs(db)
+    assert (run["status"], run["new_documents"]) == ("interrupted", 1)
+    assert run["finished"] is not None
+    assert scalar(db, "SELECT last_status FROM sources WHERE name = 'wire'") == "interrupted"
+    # `status` shows the run that stored the document.
+    status = run_cli("--config", str(config), "status", "--json")
+    source = json.loads(status.output.splitlines()[0])
+    assert (source["last_status"], source["last_counts"]["new"]) == ("interrupted", 1)
+
+
+RUNAWAY = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+
+
+@pytest.fixture
+def archive_config(tmp_path: Path) -> Path:
+    config = write_config(tmp_path, [{"name": "wire", "type": "feed",
+                                      "url": "http://127.0.0.1:9/feed.xml"}])
+    Archive.open(tmp_path / "newswatch.db").close()
+    return config
+
+
+def test_sigint_stops_a_runaway_sql_query_within_a_second(tmp_path, archive_config):
+    db = tmp_path / "newswatch.db"
+    proc = spawn("--config", str(archive_config), "sql", "--timeout", "0", RUNAWAY)
+    try:
+        wait_until(lambda: opened(proc.pid, db), 30, "the query to start")
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=5)
+        took = time.monotonic() - sent
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert took < 1.0
+    assert_one_line(err, "interrupted")
+
+
+def test_sql_time_limit(archive_config):
+    started = time.monotonic()
+    result = run_cli("--config", str(archive_config), "sql", "--timeout", "0.5", RUNAWAY)
+    assert time.monotonic() - started < 5
+    assert result.exit_code == 1, result.output
+    assert_one_line(result.output, "time limit of 0.5 s", "--timeout")
+
+
+def test_sql_reads_table_valued_pragmas_and_still_refuses_writes(archive_config):
+    result = run_cli("--config", str(archive_config), "sql", "--csv",
+                     "SELECT name FROM pragma_table_info('runs') WHERE name = 'lost'")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["name", "lost"]
+    for write in ("DELETE FROM runs", "SELECT 1; DROP TABLE runs",
+                  "WITH x AS (SELECT 1) UPDATE runs SET status = 'ok'",
+                  "PRAGMA writable_schema = 1"):
+        refused = run_cli("--config", str(archive_config), "sql", write)
+        assert refused.exit_code == 2 and "read-only" in refused.output, (write, refused.output)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crawler.cli.main import (
+    Interrupted,
     State,
     UsageProblem,
     cli,
@@ -66,7 +68,11 @@ def crawl(state: State, source_names: tuple[str, ...], as_json: bool) -> None:
         try:
             if status:
                 status.start()
-            result = run_on_reactor(crawl_pass(config, archive, sources, extractor, progress))
+            result = run_on_reactor(crawl_pass(config, archive, sources, extractor, progress),
+                                    interruptible=True)
+        except asyncio.CancelledError:
+            raise Interrupted("interrupted: the runs are recorded as interrupted; what was "
+                              "stored stays, and the next crawl completes the work") from None
         finally:
             if status:
                 status.stop()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import Any
 
@@ -20,6 +23,36 @@ class UsageProblem(click.ClickException):
     """A usage or configuration error: message, no traceback, exit code 2."""
 
     exit_code = 2
+
+
+class JobFailed(click.ClickException):
+    """The job ran and failed: one line, exit code 1."""
+
+    exit_code = 1
+
+
+class Interrupted(click.ClickException):
+    """Stopped by Ctrl-C (SIGINT): one line, exit code 130 like any interrupted command."""
+
+    exit_code = 130
+
+
+@contextmanager
+def on_sigint(handler: Callable[[], None]) -> Iterator[None]:
+    """Call ``handler`` on the first Ctrl-C; a second one interrupts as usual."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def first(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        handler()
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class SecretsFilter(logging.Filter):
@@ -111,14 +144,23 @@ def emit_json(rows: Iterable[dict[str, Any]]) -> None:
 
 def library_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the library's known failures into clean CLI errors."""
-    from crawler.archive.store import ArchiveMissing, ReadOnlyQuery
+    from crawler.archive.store import (
+        ArchiveMissing,
+        ArchiveUnusable,
+        ArchiveWriteError,
+        ReadOnlyQuery,
+    )
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (ConfigError, ArchiveMissing, ReadOnlyQuery) as e:
+        except (ConfigError, ArchiveMissing, ArchiveUnusable, ReadOnlyQuery) as e:
             raise UsageProblem(str(e)) from None
+        except ArchiveWriteError as e:
+            raise JobFailed(str(e)) from None
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted") from None
 
     return wrapper
 

@@ -29,7 +29,6 @@ from crawler.archive.queries import (
     known_trackers,
     list_changes,
     list_facts,
-    readonly_query,
     search_documents,
     tracker_history,
     value_runs,
@@ -454,22 +453,35 @@ def changes(state: State, story: str | None, tracker: str | None, since: str | N
 @click.option("--csv", "fmt", flag_value="csv", help="CSV with a header row.")
 @click.option("--table", "fmt", flag_value="table", default=True,
               help="A table (tab-separated when piped; the default).")
+@click.option("--timeout", type=click.FloatRange(0), default=5.0, show_default=True,
+              metavar="SECONDS", help="Stop the query after this long (0: no limit).")
 @pass_state
 @library_errors
-def sql(state: State, query: str, fmt: str) -> None:
+def sql(state: State, query: str, fmt: str, timeout: float) -> None:
     """Run a read-only SQL query on the archive.
 
     One SELECT (or WITH, EXPLAIN, PRAGMA) statement; anything that writes is refused.
+    Ctrl-C stops a running query.
     """
-    archive = _open(state)
-    try:
+    from crawler.archive.queries import QueryLimits, QueryStopped, readonly_read
+    from crawler.cli.main import Interrupted, JobFailed, on_sigint
+
+    limits = QueryLimits(None, timeout)
+    with on_sigint(limits.interrupt):  # before the archive opens: no window without it
+        archive = _open(state)
         try:
-            headers, rows = readonly_query(archive.db, query)
-            _write_rows(headers, rows, "jsonl" if fmt == "json" else fmt)
+            limits.conn = archive.db.conn
+            with limits:
+                headers, rows = readonly_read(archive.db, query)
+                _write_rows(headers, rows, "jsonl" if fmt == "json" else fmt)
+        except QueryStopped as e:
+            if e.reason == "interrupted":
+                raise Interrupted(str(e)) from None
+            raise JobFailed(f"{e} (raise it with --timeout SECONDS; 0 for none)") from None
         except sqlite3.Error as e:
             raise UsageProblem(f"SQL error: {e}") from None
-    finally:
-        archive.close()
+        finally:
+            archive.close()
 
 
 def _write_rows(headers: list[str], rows: Iterator[tuple], fmt: str,
