@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crawler.archive.lock import ArchiveLock
-from crawler.archive.store import Archive, iso
+from crawler.archive.store import Archive
 from crawler.config.model import Config, ConfigError, Source, load_config
 from crawler.extraction.pages import Extractor
 from crawler.pipeline import after_crawl, recover
@@ -216,7 +216,6 @@ class Service:
         if job is None or self.archive is None or job.next_run_time is None:
             return
         try:
-            self.archive.db.table("sources").update(name, {"next_run": iso(job.next_run_time)})
-            self.archive.db.conn.commit()
+            self.archive.set_next_run(name, job.next_run_time)
         except Exception:  # the status line is informative only
             log.debug("could not record next run of %s", name, exc_info=True)

@@ -269,3 +269,41 @@ def test_sql_reads_table_valued_pragmas_and_still_refuses_writes(archive_config)
                   "PRAGMA writable_schema = 1"):
         refused = run_cli("--config", str(archive_config), "sql", write)
         assert refused.exit_code == 2 and "read-only" in refused.output, (write, refused.output)
+
+
+# ---------------------------------------------------------------------------- demo --dir
+
+
+@pytest.mark.parametrize("users_file", ["config.yaml", "alerts.mbox"])
+def test_demo_never_replaces_a_users_files(tmp_path, users_file):
+    mine = tmp_path / users_file
+    mine.write_text("archive: precious.db\n", encoding="utf-8")
+    result = run_cli("demo", "--dir", str(tmp_path))
+    assert result.exit_code == 2, result.output
+    assert_one_line(result.output, "did not write", "new or empty folder")
+    assert mine.read_text(encoding="utf-8") == "archive: precious.db\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [users_file]
+
+
+def test_demo_reuses_only_a_folder_it_wrote(tmp_path):
+    from crawler.demo.runner import MARKER, DemoFolderInUse, prepare_folder
+
+    folder = tmp_path / "demo"
+    prepare_folder(folder)  # new: created and marked
+    (folder / "alerts.mbox").write_text("old demo alerts", encoding="utf-8")
+    prepare_folder(folder)  # an earlier demo's: cleared
+    assert sorted(p.name for p in folder.iterdir()) == [MARKER]
+    (folder / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(DemoFolderInUse, match="notes.txt"):
+        prepare_folder(folder)
+    assert (folder / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_demo_wait_fails_loudly_on_timeout(tmp_path):
+    import asyncio
+
+    from crawler.demo.runner import DemoTimeout, _wait_for_fresh_runs
+
+    Archive.open(tmp_path / "demo.db").close()
+    with pytest.raises(DemoTimeout, match="0 of 3 sources"):
+        asyncio.run(_wait_for_fresh_runs(tmp_path / "demo.db", "2000-01-01", 3, 0.5))

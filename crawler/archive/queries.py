@@ -556,3 +556,86 @@ def readonly_read(
         conn.set_authorizer(None)
     headers = [d[0] for d in cursor.description or ()]
     return headers, iter(cursor)
+
+
+# ---------------------------------------------------------------------- the demo's watcher
+
+
+def demo_new_versions(db: sqlite_utils.Database, after: int) -> list[tuple[Any, ...]]:
+    """Versions after id ``after``: (id, source, title, published, version number)."""
+    return db.execute(
+        "SELECT versions.id, d.source, d.title, d.published, "
+        "(SELECT count(*) FROM versions w WHERE w.document_id = d.id AND w.id <= versions.id) "
+        "FROM versions JOIN documents d ON d.id = versions.document_id "
+        "WHERE versions.id > ? ORDER BY versions.id", [after]).fetchall()
+
+
+def demo_new_facts(db: sqlite_utils.Database, after: int) -> list[tuple[Any, ...]]:
+    """Tracked facts after id ``after``: (id, tracker, display, raw)."""
+    return db.execute(
+        "SELECT id, tracker, display, raw FROM facts WHERE id > ? AND tracker IS NOT NULL "
+        "ORDER BY id", [after]).fetchall()
+
+
+def demo_new_changes(db: sqlite_utils.Database, after: int) -> list[tuple[Any, ...]]:
+    """Changes after id ``after``: (id, type, tracker, old display, new display)."""
+    return db.execute(
+        "SELECT id, type, tracker, old_display, new_display FROM changes WHERE id > ? "
+        "ORDER BY id", [after]).fetchall()
+
+
+def demo_new_sent_alerts(db: sqlite_utils.Database, after: int) -> list[tuple[Any, ...]]:
+    """Sent alerts after id ``after``: (id, channel, tracker, old, new, sentence, source)."""
+    return db.execute(
+        "SELECT alerts.id, channel, c.tracker, c.old_display, c.new_display, f.sentence, "
+        "d.source FROM alerts JOIN changes c ON c.id = alerts.change_id "
+        "JOIN facts f ON f.id = c.new_fact_id JOIN documents d ON d.id = f.document_id "
+        "WHERE alerts.id > ? AND alerts.status = 'sent' ORDER BY alerts.id", [after]).fetchall()
+
+
+def runs_finished_since(db: sqlite_utils.Database, since: str) -> tuple[int, int]:
+    """(sources with a run started after ``since`` and finished, alerts still pending)."""
+    done = db.execute("SELECT count(DISTINCT source) FROM runs WHERE started > ? "
+                      "AND finished IS NOT NULL", [since]).fetchone()[0]
+    pending = db.execute("SELECT count(*) FROM alerts WHERE status = 'pending'").fetchone()[0]
+    return done, pending
+
+
+def demo_outcome(db: sqlite_utils.Database) -> tuple[int, list[tuple[Any, ...]], int]:
+    """(documents, non-baseline changes as (type, tracker, old, new), alerts sent)."""
+    documents = db.execute("SELECT count(*) FROM documents").fetchone()[0]
+    changes = db.execute(
+        "SELECT type, tracker, old_display, new_display FROM changes "
+        "WHERE type != 'baseline' ORDER BY id").fetchall()
+    sent = db.execute("SELECT count(*) FROM alerts WHERE status = 'sent'").fetchone()[0]
+    return documents, changes, sent
+
+
+# ---------------------------------------------------------------------- status
+
+
+def source_status(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+    """Each source's row of `sources` with its last finished run's counts (``last_counts``)."""
+    sources = {r["name"]: r for r in db.query("SELECT * FROM sources")}
+    for name, row in sources.items():
+        last = db.execute(
+            "SELECT fetched, new_documents, new_versions, errors FROM runs "
+            "WHERE source = ? AND finished IS NOT NULL ORDER BY id DESC LIMIT 1",
+            [name]).fetchone()
+        row["last_counts"] = (dict(zip(("fetched", "new", "revised", "errors"), last,
+                                       strict=True)) if last else None)
+    return sources
+
+
+def archive_counts(db: sqlite_utils.Database) -> dict[str, Any]:
+    """Documents, versions, facts, changes (not baselines) and alerts by status."""
+    one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
+    alerts = dict(db.execute("SELECT status, count(*) FROM alerts GROUP BY status").fetchall())
+    return {
+        "documents": one("SELECT count(*) FROM documents"),
+        "versions": one("SELECT count(*) FROM versions"),
+        "facts": one("SELECT count(*) FROM facts"),
+        "changes": one("SELECT count(*) FROM changes WHERE type != 'baseline'"),
+        "alerts": {k: alerts.get(k, 0) for k in ("pending", "sending", "sent", "failed",
+                                                 "unknown")},
+    }

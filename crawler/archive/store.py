@@ -477,6 +477,11 @@ class Archive:
                 pk="name",
             )
 
+    def set_next_run(self, source: str, when: datetime) -> None:
+        """When the service will crawl ``source`` next (shown by `status`)."""
+        with self.write():
+            self.db.execute("UPDATE sources SET next_run = ? WHERE name = ?", [iso(when), source])
+
     def close_interrupted_runs(self) -> int:
         """Runs a killed process left 'running' are marked 'interrupted' (call under the lock)."""
         now = iso()

@@ -240,45 +240,31 @@ def _reload(state: State) -> Config:
 @library_errors
 def status(state: State, as_json: bool) -> None:
     """Per-source last run, result, next run and error streak; alerts; archive size."""
+    from crawler.archive.queries import archive_counts, source_status
     from crawler.archive.store import Archive
 
     config = state.config
     archive = Archive.open_readonly(config.archive)
     try:
-        db = archive.db
-        sources = {r["name"]: r for r in db.query("SELECT * FROM sources")}
-        rows: list[dict[str, Any]] = []
-        for source in config.sources:
-            r = sources.get(source.name, {})
-            last = db.execute(
-                "SELECT fetched, new_documents, new_versions, errors FROM runs "
-                "WHERE source = ? AND finished IS NOT NULL ORDER BY id DESC LIMIT 1",
-                [source.name],
-            ).fetchone()
-            rows.append({
-                "source": source.name, "type": source.type, "enabled": source.enabled,
-                "last_run": r.get("last_run"), "last_status": r.get("last_status"),
-                "next_run": r.get("next_run"), "error_streak": r.get("error_streak") or 0,
-                "last_error": r.get("last_error"),
-                "last_counts": dict(zip(("fetched", "new", "revised", "errors"), last,
-                                        strict=True)) if last else None,
-            })
-        alert_counts = dict(db.execute(
-            "SELECT status, count(*) FROM alerts GROUP BY status").fetchall())
-        summary = {
-            "archive": str(config.archive),
-            "archive_bytes": sum(p.stat().st_size for p in config.archive.parent.glob(
-                config.archive.name + "*") if p.suffix not in (".lock", ".reserve")),
-            "documents": archive.scalar("SELECT count(*) FROM documents"),
-            "versions": archive.scalar("SELECT count(*) FROM versions"),
-            "facts": archive.scalar("SELECT count(*) FROM facts"),
-            "changes": archive.scalar(
-                "SELECT count(*) FROM changes WHERE type != 'baseline'"),
-            "alerts": {k: alert_counts.get(k, 0)
-                       for k in ("pending", "sending", "sent", "failed", "unknown")},
-        }
+        known = source_status(archive.db)
+        counts = archive_counts(archive.db)
     finally:
         archive.close()
+    rows: list[dict[str, Any]] = []
+    for source in config.sources:
+        r = known.get(source.name, {})
+        rows.append({
+            "source": source.name, "type": source.type, "enabled": source.enabled,
+            "last_run": r.get("last_run"), "last_status": r.get("last_status"),
+            "next_run": r.get("next_run"), "error_streak": r.get("error_streak") or 0,
+            "last_error": r.get("last_error"), "last_counts": r.get("last_counts"),
+        })
+    summary = {
+        "archive": str(config.archive),
+        "archive_bytes": sum(p.stat().st_size for p in config.archive.parent.glob(
+            config.archive.name + "*") if p.suffix not in (".lock", ".reserve")),
+        **counts,
+    }
     if as_json:
         emit_json([*({"kind": "source", **r} for r in rows), {"kind": "archive", **summary}])
         return
@@ -303,13 +289,20 @@ def status(state: State, as_json: bool) -> None:
 @pass_state
 def demo(state: State, workdir: Path) -> None:
     """Run the whole product offline on a bundled sample news site (under a minute)."""
-    from crawler.cli.main import setup_logging
-    from crawler.demo.runner import run_demo
+    from crawler.cli.main import JobFailed, setup_logging
+    from crawler.demo.runner import DemoFolderInUse, DemoTimeout, prepare_folder, run_demo
 
     setup_logging("INFO" if state.verbose else "ERROR")
+    try:
+        prepare_folder(workdir.resolve())
+    except DemoFolderInUse as e:
+        raise UsageProblem(str(e)) from None
     click.echo("newswatch demo: a sample news site publishes reports on the US–Iraq coalition "
                "talks;\nthe service crawls it, extracts facts and alerts when they change.\n")
-    result = run_demo(workdir.resolve(), click.echo)
+    try:
+        result = run_demo(workdir.resolve(), click.echo)
+    except DemoTimeout as e:
+        raise JobFailed(str(e)) from None
     click.echo("\nSummary")
     click.echo(f"  {result.documents} reports archived, {len(result.changes)} changes detected, "
                f"{result.alerts_sent} alerts delivered to {result.mailbox}")
