@@ -307,3 +307,38 @@ def test_demo_wait_fails_loudly_on_timeout(tmp_path):
     Archive.open(tmp_path / "demo.db").close()
     with pytest.raises(DemoTimeout, match="0 of 3 sources"):
         asyncio.run(_wait_for_fresh_runs(tmp_path / "demo.db", "2000-01-01", 3, 0.5))
+
+
+# ---------------------------------------------------------------------------- dead source
+
+
+def test_a_dead_source_is_an_error_even_with_its_pages_in_the_http_cache(tmp_path):
+    root = tmp_path / "site"
+    root.mkdir()
+    server = SiteServer(root).start()
+    server.publish("news/a.html", "<html><body><article><p>" + PARAGRAPH * 5
+                   + "</p></article></body></html>")
+    server.publish("feed.xml", rss(server.url, [(f"{server.url}/news/a.html", "A", "a")]))
+    config = write_config(tmp_path, [
+        {"name": "wire", "type": "feed", "url": server.url + "/feed.xml"},
+        {"name": "page", "type": "page", "url": server.url + "/news/a.html"}],
+        crawl={"http_cache": True, "retries": 0})
+    db = tmp_path / "newswatch.db"
+    try:
+        first = run_cli("--config", str(config), "crawl")
+        assert first.exit_code == 0, first.output
+    finally:
+        server.stop()  # the site is gone; its pages stay in the HTTP cache
+    versions = scalar(db, "SELECT count(*) FROM versions")
+    for attempt in (1, 2):
+        result = run_cli("--config", str(config), "crawl")
+        assert result.exit_code == 1, result.output
+        assert_one_line(result.output)
+        for run in runs(db)[-2:]:
+            assert (run["status"], run["fetched"], run["errors"]) == ("failed", 0, 1), run
+        status = run_cli("--config", str(config), "status", "--json")
+        for line in status.output.splitlines()[:2]:
+            source = json.loads(line)
+            assert source["error_streak"] == attempt, source
+            assert "refused" in source["last_error"].lower(), source
+    assert scalar(db, "SELECT count(*) FROM versions") == versions  # nothing re-archived

@@ -71,6 +71,43 @@ class SecretsFilter(logging.Filter):
         return True
 
 
+# Loggers whose failures newswatch already reports itself, as an error of the run:
+# robots.txt unreachable (the page's own request then fails and is counted).
+_REPORTED_ELSEWHERE = ("scrapy.downloadermiddlewares.robotstxt",)
+
+
+class OneLineFilter(logging.Filter):
+    """One logging policy: third-party records (Scrapy, Twisted, Datasette, apprise, ...)
+    become one line — no traceback — tagged with the source and run when Scrapy says
+    which spider they are about. With ``detail`` (-vv) everything passes unchanged.
+    """
+
+    def __init__(self, detail: bool):
+        super().__init__()
+        self.detail = detail
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.detail or record.name.split(".")[0] in ("crawler", "alerts"):
+            return True
+        if record.name.startswith(_REPORTED_ELSEWHERE) and record.levelno < logging.CRITICAL:
+            return False
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            if str(error) not in message:
+                message = f"{message}: {type(error).__name__}: {error}"
+        lines = [line for line in message.splitlines() if line.strip()]
+        line = lines[0] if lines else ""
+        if line.startswith("Traceback") or line.startswith("Unhandled error"):
+            line = next((x for x in reversed(lines) if not x.startswith(" ")), line)
+        context = getattr(getattr(record, "spider", None), "context", None)
+        if context is not None:
+            line = f"[{context.source.name} run {context.run_id}] {line}"
+        record.msg, record.args = line + (" (-vv for detail)" if len(lines) > 1 else ""), None
+        record.exc_info = record.exc_text = record.stack_info = None
+        return True
+
+
 def config_secrets(config: Config) -> list[str | None]:
     alerts = config.alerts
     return [
@@ -85,6 +122,7 @@ def setup_logging(level: str, secrets: Iterable[str | None] = ()) -> None:
     """One line per event on stderr, secrets masked."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(OneLineFilter(detail=level == "DEBUG"))
     handler.addFilter(SecretsFilter(secrets))
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -91,8 +91,8 @@ class FeedSpider(NewswatchSpider):
     name = "feed"
 
     async def start(self) -> AsyncIterator[Any]:
-        yield scrapy.Request(self.source.url, callback=self.parse, errback=self.failed,
-                             dont_filter=True)
+        yield scrapy.Request(self.source.url, callback=self.parse,
+                             errback=self.source_unreachable, dont_filter=True)
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         headers = {k.decode("latin-1").lower(): v[0].decode("latin-1")
