@@ -78,8 +78,6 @@ class StateBriefingsSpider(NewswatchSpider):
             yield self._listing(page + 1)
 
     def listing_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
-        if failure.request.cb_kwargs["page"] == 1:  # type: ignore[attr-defined]
-            self.context.source_failed = True  # the listing itself is out of reach
         self.failed(failure)
         yield from self._next_listing(failure.request.cb_kwargs["page"])  # type: ignore[attr-defined]
 
