@@ -45,7 +45,8 @@ def rss(base: str, items: list[tuple[str, str, str]]) -> str:
 
 
 def runs(db: Path) -> list[dict[str, Any]]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    frozen = "" if os.access(db.parent, os.W_OK) else "&immutable=1"  # read-only media
+    conn = sqlite3.connect(f"file:{db}?mode=ro{frozen}", uri=True)
     conn.row_factory = sqlite3.Row
     try:
         return [dict(r) for r in conn.execute("SELECT * FROM runs ORDER BY id")]
@@ -342,3 +343,179 @@ def test_a_dead_source_is_an_error_even_with_its_pages_in_the_http_cache(tmp_pat
             assert source["error_streak"] == attempt, source
             assert "refused" in source["last_error"].lower(), source
     assert scalar(db, "SELECT count(*) FROM versions") == versions  # nothing re-archived
+
+
+# ---------------------------------------------------------------------------- one line each
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_host_with_robots_is_one_line_not_a_traceback(tmp_path):
+    url = f"http://127.0.0.1:{closed_port()}"
+    config = write_config(tmp_path, [{"name": "gone", "type": "feed", "url": url + "/feed.xml"},
+                                     {"name": "page", "type": "page", "url": url + "/a.html"}],
+                          crawl={"obey_robots": True, "retries": 0})
+    done = newswatch("--config", str(config), "crawl")
+    assert done.returncode == 1, done.stderr
+    assert_one_line(done.stderr, "refused")
+    assert "robots.txt" not in done.stderr  # the page's own request says it, once
+    db = tmp_path / "newswatch.db"
+    assert [(r["source"], r["status"], r["errors"]) for r in runs(db)] == [
+        ("gone", "failed", 1), ("page", "failed", 1)]
+    quiet = newswatch("-q", "--config", str(config), "crawl")
+    assert quiet.returncode == 1 and "Traceback" not in quiet.stderr
+    assert "WARNING" not in quiet.stderr
+
+
+def _corrupt(path: Path) -> None:
+    """Overwrite the middle of a real archive: SQLite finds it malformed when reading."""
+    data = bytearray(path.read_bytes())
+    for at in range(4096 * 2, len(data) - 4096, 4096):
+        data[at:at + 64] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("case", ["folder", "garbage", "malformed"])
+def test_unusable_archive_is_one_line_and_exit_2(tmp_path, case):
+    config = write_config(tmp_path, [{"name": "s", "type": "feed",
+                                      "url": f"http://127.0.0.1:{closed_port()}/f.xml"}])
+    db = tmp_path / "newswatch.db"
+    if case == "folder":
+        db.mkdir()
+    elif case == "garbage":
+        db.write_bytes(b"this is not a database " * 100)
+    else:
+        archive = Archive.open(db)
+        with archive.write():
+            archive.db["documents"].insert_all(
+                {"url": f"http://x/{i}", "source": "s", "first_seen": "t", "last_seen": "t",
+                 "title": PARAGRAPH * 3} for i in range(400))
+        archive.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        archive.close()
+        _corrupt(db)
+    before = db.read_bytes() if db.is_file() else None
+    commands = [["crawl"], ["status"], ["export", "--table", "documents"]]
+    if case == "malformed":
+        commands = [["export", "--table", "documents"]]
+    for command in commands:
+        result = run_cli("--config", str(config), *command)
+        assert result.exit_code == 2, (command, result.output)
+        assert_one_line(result.output, str(db))
+        assert ("folder" if case == "folder" else "damaged") in result.output
+    if before is not None:
+        assert db.read_bytes() == before  # nothing written into it
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """A folder that cannot be written: a read-only tmpfs as root, else chmod."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    Archive.open(folder / "newswatch.db").close()
+    (folder / "newswatch.db.reserve").unlink()
+    if os.geteuid() == 0:
+        try:
+            ok = subprocess.run(["mount", "--bind", "-o", "ro", str(folder), str(folder)],
+                                capture_output=True).returncode == 0
+        except OSError:
+            ok = False
+        if not ok:
+            pytest.skip("running as root without mount: permissions cannot make a folder "
+                        "read-only")
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
+        try:
+            yield folder
+        finally:
+            subprocess.run(["umount", "-l", str(folder)], check=True)
+    else:
+        folder.chmod(0o555)
+        (folder / "newswatch.db").chmod(0o444)
+        try:
+            yield folder
+        finally:
+            folder.chmod(0o755)
+
+
+def test_read_only_archive_is_one_line_and_exit_2(tmp_path, read_only_dir):
+    db = read_only_dir / "newswatch.db"
+    config = write_config(tmp_path, [{"name": "s", "type": "feed",
+                                      "url": f"http://127.0.0.1:{closed_port()}/f.xml"}],
+                          archive=str(db))
+    before = db.read_bytes()
+    result = run_cli("--config", str(config), "crawl")
+    assert result.exit_code == 2, result.output
+    assert_one_line(result.output, str(db), "cannot be written", "writable")
+    assert db.read_bytes() == before
+    assert runs(db) == []
+    # Reading it still works.
+    status = run_cli("--config", str(config), "status")
+    assert status.exit_code == 0, status.output
+
+
+def test_bad_url_in_config_is_a_config_error(tmp_path):
+    config = write_config(tmp_path, [{"name": "s", "type": "feed", "url": "http://[bad/f.xml"}])
+    done = newswatch("--config", str(config), "crawl")
+    assert done.returncode == 2, done.stderr
+    assert_one_line(done.stderr, "config error")
+    assert not (tmp_path / "newswatch.db").exists()
+
+
+def test_bad_url_in_a_feed_item_is_counted_and_the_rest_archived(tmp_path):
+    root = tmp_path / "site"
+    root.mkdir()
+    with SiteServer(root) as server:
+        server.publish("feed.xml", rss(server.url, [
+            ("http://[bad/x.html", "Bad link", "The bad item's own text. " + PARAGRAPH),
+            (f"{server.url}/missing/b.html", "Good", "Second item. " + PARAGRAPH)]))
+        config = write_config(tmp_path, [{"name": "wire", "type": "feed",
+                                          "url": server.url + "/feed.xml"}])
+        result = run_cli("--config", str(config), "crawl")
+    assert "Traceback" not in result.output
+    (run,) = runs(tmp_path / "newswatch.db")
+    # The bad link is no link: the item is archived from the feed; the 404 falls back too.
+    assert (run["fetched"], run["new_documents"], run["fallbacks"]) == (2, 2, 2), run
+
+
+def test_export_into_a_missing_folder_and_onto_a_full_device(tmp_path, archive_config):
+    result = run_cli("--config", str(archive_config), "export", "-o",
+                     str(tmp_path / "nowhere" / "out.jsonl"))
+    assert result.exit_code == 2, result.output
+    assert_one_line(result.output, "cannot write", "nowhere")
+    if not Path("/dev/full").exists():
+        return
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "crawler", "--config", str(archive_config), "sql",
+             "SELECT * FROM sqlite_master"], stdout=full, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONPATH": str(WORKTREE)}, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert_one_line(done.stderr, "No space left")
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_browse_on_a_port_in_use(tmp_path, archive_config):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = run_cli("--config", str(archive_config), "browse", "--port", str(port))
+    assert result.exit_code == 2, result.output
+    assert_one_line(result.output, f"127.0.0.1:{port}", "--port")
+
+
+def test_config_error_masks_an_expanded_secret(tmp_path):
+    config = write_config(tmp_path, [{"name": "s", "type": "feed", "url": "http://127.0.0.1:9/"}],
+                          alerts={"slack": {"webhook_url": "${HOOK_URL}"}})
+    secret = "ftp://hooks.example/T000/B000/SeCrEtToKeN"
+    result = run_cli("--config", str(config), "status", env={"HOOK_URL": secret})
+    assert result.exit_code == 2, result.output
+    assert "config error" in result.output and "webhook_url" in result.output
+    assert "SeCrEtToKeN" not in result.output and "***" in result.output

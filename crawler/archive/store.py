@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -60,6 +61,24 @@ def free_space(path: Path) -> str:
         if free >= size:
             return f"{free / size:.1f} {unit} free"
     return f"{free} bytes free"
+
+
+def unusable(path: Path, error: BaseException) -> ArchiveUnusable:
+    """The archive cannot be used: one line saying why and what to do."""
+    text = str(error)
+    if isinstance(error, IsADirectoryError) or path.is_dir():
+        return ArchiveUnusable(f"the archive {path} is a folder; set `archive:` in the config "
+                               "to a file path (e.g. newswatch.db)")
+    if isinstance(error, PermissionError) or "readonly" in text or "read-only" in text or (
+            isinstance(error, OSError) and error.errno == 30) or "unable to open" in text:
+        return ArchiveUnusable(
+            f"the archive {path} cannot be written ({text}); make the file and its folder "
+            "writable, or set `archive:` to a path that is")
+    if isinstance(error, sqlite3.DatabaseError):
+        return ArchiveUnusable(
+            f"the archive {path} is damaged or not a newswatch archive ({text}); run "
+            "`newswatch check`, restore a backup, or move the file away to start afresh")
+    return ArchiveUnusable(f"the archive {path} cannot be opened: {text}")
 
 
 def _is_full(error: BaseException) -> bool:
@@ -331,14 +350,22 @@ class Archive:
             raise ArchiveMissing(
                 f"archive {str(p)!r} does not exist yet; run 'newswatch crawl' first"
             )
-        p.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(p), timeout=30, check_same_thread=False)
-        db = sqlite_utils.Database(conn)
-        db.execute("PRAGMA busy_timeout = 30000")
-        db.enable_wal()
-        db.execute("PRAGMA synchronous = NORMAL")
-        db.execute("PRAGMA foreign_keys = ON")
-        migrations.apply(db)
+        if p.is_dir():
+            raise unusable(p, IsADirectoryError("it is a folder"))
+        conn: sqlite3.Connection | None = None
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(p), timeout=30, check_same_thread=False)
+            db = sqlite_utils.Database(conn)
+            db.execute("PRAGMA busy_timeout = 30000")
+            db.enable_wal()
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            migrations.apply(db)
+        except (OSError, sqlite3.DatabaseError) as e:
+            if conn is not None:
+                conn.close()
+            raise unusable(p, e) from e
         archive = cls(db, p)
         archive._make_reserve()
         return archive
@@ -351,9 +378,19 @@ class Archive:
             raise ArchiveMissing(
                 f"archive {str(p)!r} does not exist yet; run 'newswatch crawl' first"
             )
-        conn = sqlite3.connect(f"file:{p.resolve()}?mode=ro", uri=True, timeout=30)
+        if p.is_dir():
+            raise unusable(p, IsADirectoryError("it is a folder"))
+        # On read-only media (a read-only folder or mount) SQLite cannot make the WAL
+        # index beside the file; nothing can write there, so it is read as immutable.
+        frozen = "&immutable=1" if not os.access(p.parent, os.W_OK) else ""
+        conn = sqlite3.connect(f"file:{p.resolve()}?mode=ro{frozen}", uri=True, timeout=30)
         db = sqlite_utils.Database(conn)
-        db.execute("PRAGMA busy_timeout = 30000")
+        try:
+            db.execute("PRAGMA busy_timeout = 30000")
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # is it a database?
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            raise unusable(p, e) from e
         return cls(db, p)
 
     def close(self) -> None:

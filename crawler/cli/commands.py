@@ -99,7 +99,7 @@ def crawl(state: State, source_names: tuple[str, ...], as_json: bool) -> None:
 def writer(config: Config) -> Iterator[Archive]:
     """The archive opened for writing, under the writer lock, interrupted sends recovered."""
     from crawler.archive.lock import ArchiveBusy, ArchiveLock
-    from crawler.archive.store import Archive
+    from crawler.archive.store import Archive, unusable
     from crawler.pipeline import recover
 
     lock = ArchiveLock(config.archive)
@@ -107,7 +107,13 @@ def writer(config: Config) -> Iterator[Archive]:
         lock.acquire()
     except ArchiveBusy as e:
         raise UsageProblem(str(e)) from None
-    archive = Archive.open(config.archive)
+    except OSError as e:  # a read-only folder, a missing one that cannot be made
+        raise unusable(config.archive, e) from None
+    try:
+        archive = Archive.open(config.archive)
+    except BaseException:
+        lock.release()
+        raise
     try:
         recover(archive)
         yield archive
@@ -216,6 +222,7 @@ def alerts_test(state: State, channel: str | None) -> None:
 def run(state: State) -> None:
     """Run the background service: scheduled crawls, changes and alerts."""
     from crawler.archive.lock import ArchiveBusy
+    from crawler.archive.store import unusable
     from crawler.scraping.reactor import run_on_reactor
     from crawler.service import Service
 
@@ -224,6 +231,8 @@ def run(state: State) -> None:
         run_on_reactor(service.run())
     except ArchiveBusy as e:
         raise UsageProblem(str(e)) from None
+    except OSError as e:  # the lock file cannot be made: a read-only or missing folder
+        raise unusable(state.config.archive, e) from None
 
 
 def _reload(state: State) -> Config:

@@ -108,6 +108,33 @@ class OneLineFilter(logging.Filter):
         return True
 
 
+def referenced_secrets(config_path: str | None) -> list[str | None]:
+    """The values the config file's ${VAR} references expand to, and the SMTP password.
+
+    For a config that failed to load: its error message may quote an expanded value.
+    """
+    import os
+    import re
+    from pathlib import Path
+
+    values: list[str | None] = [os.environ.get("NEWSWATCH_SMTP_PASSWORD")]
+    path = Path(config_path or os.environ.get("NEWSWATCH_CONFIG") or "config.yaml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return values
+    for name in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text):
+        values.append(os.environ.get(name))
+    return values
+
+
+def mask(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every secret value (4 characters or more) replaced by ***."""
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
 def config_secrets(config: Config) -> list[str | None]:
     alerts = config.alerts
     return [
@@ -152,8 +179,10 @@ class State:
         if self._config is None:
             try:
                 self._config = load_config(self.config_path)
-            except ConfigError as e:
-                raise UsageProblem(f"config error: {e}") from None
+            except (ConfigError, ValueError) as e:
+                # ValueError: a value the config reader could not parse ("http://[bad").
+                raise UsageProblem(mask(f"config error: {e}", referenced_secrets(
+                    self.config_path))) from None
             self.configure_logging(self._config)
         return self._config
 

@@ -30,7 +30,10 @@ log = logging.getLogger(__name__)
 
 
 def _source_is_internal(url: str) -> bool:
-    return bool(named_internal(urlsplit(url).hostname or ""))
+    try:
+        return bool(named_internal(urlsplit(url).hostname or ""))
+    except ValueError:  # not a URL at all: the request fails and says so
+        return False
 
 
 @dataclass

@@ -59,6 +59,14 @@ def _stated_day(text: str | None) -> str | None:
         return None
 
 
+def is_web_url(url: str | None) -> bool:
+    """An http(s) URL that parses ("http://[bad" does not: it is no link)."""
+    try:
+        return bool(url) and urlsplit(url).scheme in ("http", "https")
+    except ValueError:
+        return False
+
+
 def entry_report(entry: Any, source: str) -> FetchedReport:
     """The feed item as a report of its own (used when its page is out of reach)."""
     contents = entry.get("content") or []
@@ -69,8 +77,8 @@ def entry_report(entry: Any, source: str) -> FetchedReport:
     text = text or title or ""  # a headline-only item is still a report
     link = entry.get("link")
     guid = entry.get("id") or None
-    if not (link and urlsplit(link).scheme in ("http", "https")):
-        if guid and urlsplit(guid).scheme in ("http", "https"):
+    if not is_web_url(link):
+        if is_web_url(guid):
             link = guid
         else:
             key = guid or f"{title}\n{text}"
@@ -113,7 +121,7 @@ class FeedSpider(NewswatchSpider):
             link = entry.get("link")
             if not self.source.fetch_articles:
                 yield fallback
-            elif not link or urlsplit(link).scheme not in ("http", "https"):
+            elif not is_web_url(link):
                 self.logger.info("feed item without a fetchable link archived from the feed: %s",
                                  fallback.title)
                 self.context.counts.fallbacks += 1
