@@ -519,3 +519,43 @@ def test_config_error_masks_an_expanded_secret(tmp_path):
     assert result.exit_code == 2, result.output
     assert "config error" in result.output and "webhook_url" in result.output
     assert "SeCrEtToKeN" not in result.output and "***" in result.output
+
+
+# ---------------------------------------------------------------------------- redirects, html
+
+
+def test_items_redirecting_to_one_url_are_each_stored(tmp_path):
+    root = tmp_path / "site"
+    root.mkdir()
+    with SiteServer(root) as server:
+        server.publish("news/story.html", "<html><body><article><p>The story. " + PARAGRAPH * 4
+                       + "</p></article></body></html>")
+        items = []
+        for i in range(3):
+            server.redirect(f"/r/{i}", "/news/story.html")
+            items.append((f"{server.url}/r/{i}", f"Item {i}", f"Item {i}"))
+        server.publish("feed.xml", rss(server.url, items))
+        config = write_config(tmp_path, [{"name": "search", "type": "feed",
+                                          "url": server.url + "/feed.xml"}])
+        result = run_cli("--config", str(config), "crawl")
+    assert result.exit_code == 0, result.output
+    db = tmp_path / "newswatch.db"
+    (run,) = runs(db)
+    assert (run["status"], run["fetched"], run["errors"]) == ("ok", 3, 0), run
+    assert run["new_documents"] + run["unchanged"] == 3
+    urls = {r[0] for r in sqlite3.connect(db).execute("SELECT url FROM documents")}
+    assert urls == {f"{server.url}/r/{i}" for i in range(3)}  # each item linked
+
+
+def test_a_feed_url_answering_html_is_an_error_of_the_run(tmp_path):
+    root = tmp_path / "site"
+    root.mkdir()
+    with SiteServer(root) as server:
+        server.publish("index.html", "<!doctype html><html><body><p>Home</p></body></html>")
+        config = write_config(tmp_path, [{"name": "home", "type": "feed",
+                                          "url": server.url + "/index.html"}])
+        result = run_cli("--config", str(config), "crawl")
+    assert result.exit_code == 1, result.output
+    assert_one_line(result.output, "not a feed")
+    (run,) = runs(tmp_path / "newswatch.db")
+    assert (run["status"], run["errors"], run["fetched"]) == ("failed", 1, 0)
