@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler.archive.store import Archive
+from crawler.archive.store import Archive, ArchiveWriteError
 from crawler.config.model import Config, Source
 from crawler.extraction.analysis import fact_rows
 from crawler.extraction.pages import Extractor
@@ -28,6 +28,26 @@ class PassResult:
     repaired: int = 0
     changes: list[Any] = field(default_factory=list)
     delivery: Any = None
+    error: str | None = None  # why the work after the crawl could not be done
+
+    @property
+    def failed(self) -> bool:
+        """The job failed: a run failed, lost reports or was stopped, or the pass after it."""
+        return self.error is not None or any(
+            r.status in ("failed", "interrupted") or r.counts.lost or r.stopped
+            for r in self.runs)
+
+
+def recover(archive: Archive) -> None:
+    """Start-up repair after a process that stopped without finishing (killed, crashed).
+
+    Alerts it left 'sending' become 'unknown' (never resent) and its runs left
+    'running' become 'interrupted'. Call under the archive's writer lock.
+    """
+    from crawler.archive.outbox import ArchiveOutbox
+
+    ArchiveOutbox(archive).recover()
+    archive.close_interrupted_runs()
 
 
 def repair_facts(archive: Archive, config: Config) -> int:
@@ -67,6 +87,12 @@ async def crawl_pass(
 ) -> PassResult:
     """One pass: crawl the sources, then everything that follows from new reports."""
     runs = await crawl_sources(config, archive, sources, extractor, progress)
-    result = after_crawl(archive, config)
+    try:
+        result = after_crawl(archive, config)
+    except ArchiveWriteError as e:
+        # A full disk: what was stored stays; the next pass extracts facts, detects
+        # changes and delivers alerts from it.
+        log.error("changes and alerts not processed: %s", e)
+        result = PassResult(error=f"changes and alerts not processed: {e}")
     result.runs = runs
     return result

@@ -23,10 +23,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crawler.archive.lock import ArchiveLock
-from crawler.archive.store import Archive, iso
+from crawler.archive.store import Archive
 from crawler.config.model import Config, ConfigError, Source, load_config
 from crawler.extraction.pages import Extractor
-from crawler.pipeline import after_crawl
+from crawler.pipeline import after_crawl, recover
 from crawler.scraping.crawl import crawl_sources
 
 log = logging.getLogger(__name__)
@@ -71,10 +71,7 @@ class Service:
         self._post_lock = asyncio.Lock()
         self.archive = Archive.open(self.config.archive)
         try:
-            from crawler.archive.outbox import ArchiveOutbox
-
-            ArchiveOutbox(self.archive).recover()
-            self.archive.close_interrupted_runs()
+            recover(self.archive)
             self.archive.sync_sources(self.config.sources)
             self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
             self._schedule()
@@ -219,7 +216,6 @@ class Service:
         if job is None or self.archive is None or job.next_run_time is None:
             return
         try:
-            self.archive.db.table("sources").update(name, {"next_run": iso(job.next_run_time)})
-            self.archive.db.conn.commit()
+            self.archive.set_next_run(name, job.next_run_time)
         except Exception:  # the status line is informative only
             log.debug("could not record next run of %s", name, exc_info=True)

@@ -323,6 +323,10 @@ async def tracker_page(datasette: Any, request: Any) -> Any:
     return Response.html(page(f"{name} · newswatch", body, csp=False))
 
 
+class PortUnavailable(Exception):
+    """The address `browse` should listen on is taken (or not ours to use)."""
+
+
 def serve(
     path: str | Path,
     *,
@@ -339,7 +343,12 @@ def serve(
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise PortUnavailable(f"cannot listen on {host}:{port} ({e.strerror or e}); "
+                              "another program uses it: choose another with --port") from None
     sock.listen(128)  # connections wait in the backlog until uvicorn accepts them
     bound = sock.getsockname()[1]
     url = f"http://{'[' + host + ']' if family == socket.AF_INET6 else host}:{bound}/"

@@ -442,3 +442,200 @@ def value_runs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             runs.append({"value": r["display"], "first": r["published"],
                          "last": r["published"], "reports": 1, "change_type": None})
     return runs
+
+
+# ---------------------------------------------------------------------- limited queries
+
+
+class QueryStopped(Exception):
+    """A read-only query was stopped: it ran past its time limit, or the user interrupted it."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason  # "timeout" | "interrupted"
+
+
+class QueryLimits:
+    """A time limit and an interrupt flag for the statements run on one connection.
+
+    ``with QueryLimits(conn, timeout) as limits:`` — SQLite calls a progress handler
+    every few thousand virtual-machine steps, also while a statement's rows are read;
+    returning non-zero aborts the statement. So even a runaway recursive CTE stops
+    within milliseconds of the deadline or of ``interrupt()`` (which a signal handler
+    may call). The aborted statement surfaces as :class:`QueryStopped`.
+    """
+
+    STEPS = 10_000
+
+    def __init__(self, conn: sqlite3.Connection | None, timeout: float | None):
+        from time import monotonic
+
+        self.conn = conn
+        self.timeout = timeout if timeout and timeout > 0 else None
+        self._clock = monotonic
+        self.deadline: float | None = None
+        self.reason: str | None = None
+
+    def interrupt(self) -> None:
+        self.reason = self.reason or "interrupted"
+
+    def _check(self) -> int:
+        if self.reason is None and self.deadline is not None and self._clock() > self.deadline:
+            self.reason = "timeout"
+        return 1 if self.reason else 0
+
+    def __enter__(self) -> QueryLimits:
+        assert self.conn is not None, "QueryLimits needs the connection first"
+        self.deadline = self._clock() + self.timeout if self.timeout else None
+        self.conn.set_progress_handler(self._check, self.STEPS)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 tb: Any) -> None:
+        assert self.conn is not None
+        self.conn.set_progress_handler(None, 0)
+        if isinstance(error, sqlite3.OperationalError) and self.reason == "timeout":
+            raise QueryStopped(f"the query was stopped at its time limit of "
+                               f"{self.timeout:g} s", "timeout") from error
+        if isinstance(error, sqlite3.OperationalError) and self.reason == "interrupted":
+            raise QueryStopped("the query was interrupted", "interrupted") from error
+
+
+def readonly_read(
+    db: sqlite_utils.Database, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+    """Like :func:`readonly_query`, and table-valued pragmas (``pragma_table_info('t')``) read.
+
+    SQLite registers such a function's virtual table on first use, which the
+    authorizer sees as an update of ``sqlite_master``; SQLite itself never lets a
+    statement modify ``sqlite_master`` (``writable_schema`` is a pragma with an
+    argument, refused here), so that one action is let through.
+    """
+    first = _FIRST_WORD_RE.match(sql)
+    keyword = first.group(1).upper() if first else ""
+    if keyword not in ("SELECT", "WITH", "EXPLAIN", "PRAGMA", "VALUES"):
+        raise ReadOnlyQuery(
+            f"newswatch sql is read-only: {keyword or 'an empty statement'} is not allowed "
+            "(use SELECT, WITH, EXPLAIN or PRAGMA)"
+        )
+    denied: list[str] = []
+
+    def authorize(action: int, arg1: str | None, arg2: str | None, *_: Any) -> int:
+        if action in (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
+                      sqlite3.SQLITE_RECURSIVE):
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_UPDATE and arg1 in ("sqlite_master", "sqlite_schema"):
+            return sqlite3.SQLITE_OK  # a table-valued pragma's virtual table registering
+        if action == sqlite3.SQLITE_PRAGMA and (
+            arg2 is None or (arg1 or "").lower() in _READ_PRAGMAS_WITH_ARGUMENT
+        ):
+            return sqlite3.SQLITE_OK
+        what = _ACTION_NAMES.get(action, f"operation {action}")
+        if action == sqlite3.SQLITE_PRAGMA:
+            what = f"PRAGMA {arg1} = {arg2}"
+        elif arg1:
+            what = f"{what} ({arg1})"
+        denied.append(what)
+        return sqlite3.SQLITE_DENY
+
+    conn = db.conn
+    conn.set_authorizer(authorize)
+    try:
+        cursor = conn.execute(sql, params)
+    except (sqlite3.DatabaseError, sqlite3.ProgrammingError, sqlite3.Warning) as e:
+        if denied:
+            raise ReadOnlyQuery(f"newswatch sql is read-only: {denied[0]} is not allowed") from None
+        if "readonly" in str(e) or "read-only" in str(e):
+            raise ReadOnlyQuery(f"newswatch sql is read-only: {e}") from None
+        if "one statement at a time" in str(e):
+            raise ReadOnlyQuery(
+                "newswatch sql is read-only: give a single statement (one SELECT)"
+            ) from None
+        raise
+    finally:
+        conn.set_authorizer(None)
+    headers = [d[0] for d in cursor.description or ()]
+    return headers, iter(cursor)
+
+
+# ---------------------------------------------------------------------- the demo's watcher
+
+
+def demo_new_versions(db: sqlite_utils.Database, after: int) -> list[tuple[Any, ...]]:
+    """Versions after id ``after``: (id, source, title, published, version number)."""
+    return db.execute(
+        "SELECT versions.id, d.source, d.title, d.published, "
+        "(SELECT count(*) FROM versions w WHERE w.document_id = d.id AND w.id <= versions.id) "
+        "FROM versions JOIN documents d ON d.id = versions.document_id "
+        "WHERE versions.id > ? ORDER BY versions.id", [after]).fetchall()
+
+
+def demo_new_facts(db: sqlite_utils.Database, after: int) -> list[tuple[Any, ...]]:
+    """Tracked facts after id ``after``: (id, tracker, display, raw)."""
+    return db.execute(
+        "SELECT id, tracker, display, raw FROM facts WHERE id > ? AND tracker IS NOT NULL "
+        "ORDER BY id", [after]).fetchall()
+
+
+def demo_new_changes(db: sqlite_utils.Database, after: int) -> list[tuple[Any, ...]]:
+    """Changes after id ``after``: (id, type, tracker, old display, new display)."""
+    return db.execute(
+        "SELECT id, type, tracker, old_display, new_display FROM changes WHERE id > ? "
+        "ORDER BY id", [after]).fetchall()
+
+
+def demo_new_sent_alerts(db: sqlite_utils.Database, after: int) -> list[tuple[Any, ...]]:
+    """Sent alerts after id ``after``: (id, channel, tracker, old, new, sentence, source)."""
+    return db.execute(
+        "SELECT alerts.id, channel, c.tracker, c.old_display, c.new_display, f.sentence, "
+        "d.source FROM alerts JOIN changes c ON c.id = alerts.change_id "
+        "JOIN facts f ON f.id = c.new_fact_id JOIN documents d ON d.id = f.document_id "
+        "WHERE alerts.id > ? AND alerts.status = 'sent' ORDER BY alerts.id", [after]).fetchall()
+
+
+def runs_finished_since(db: sqlite_utils.Database, since: str) -> tuple[int, int]:
+    """(sources with a run started after ``since`` and finished, alerts still pending)."""
+    done = db.execute("SELECT count(DISTINCT source) FROM runs WHERE started > ? "
+                      "AND finished IS NOT NULL", [since]).fetchone()[0]
+    pending = db.execute("SELECT count(*) FROM alerts WHERE status = 'pending'").fetchone()[0]
+    return done, pending
+
+
+def demo_outcome(db: sqlite_utils.Database) -> tuple[int, list[tuple[Any, ...]], int]:
+    """(documents, non-baseline changes as (type, tracker, old, new), alerts sent)."""
+    documents = db.execute("SELECT count(*) FROM documents").fetchone()[0]
+    changes = db.execute(
+        "SELECT type, tracker, old_display, new_display FROM changes "
+        "WHERE type != 'baseline' ORDER BY id").fetchall()
+    sent = db.execute("SELECT count(*) FROM alerts WHERE status = 'sent'").fetchone()[0]
+    return documents, changes, sent
+
+
+# ---------------------------------------------------------------------- status
+
+
+def source_status(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+    """Each source's row of `sources` with its last finished run's counts (``last_counts``)."""
+    sources = {r["name"]: r for r in db.query("SELECT * FROM sources")}
+    for name, row in sources.items():
+        last = db.execute(
+            "SELECT fetched, new_documents, new_versions, errors FROM runs "
+            "WHERE source = ? AND finished IS NOT NULL ORDER BY id DESC LIMIT 1",
+            [name]).fetchone()
+        row["last_counts"] = (dict(zip(("fetched", "new", "revised", "errors"), last,
+                                       strict=True)) if last else None)
+    return sources
+
+
+def archive_counts(db: sqlite_utils.Database) -> dict[str, Any]:
+    """Documents, versions, facts, changes (not baselines) and alerts by status."""
+    one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
+    alerts = dict(db.execute("SELECT status, count(*) FROM alerts GROUP BY status").fetchall())
+    return {
+        "documents": one("SELECT count(*) FROM documents"),
+        "versions": one("SELECT count(*) FROM versions"),
+        "facts": one("SELECT count(*) FROM facts"),
+        "changes": one("SELECT count(*) FROM changes WHERE type != 'baseline'"),
+        "alerts": {k: alerts.get(k, 0) for k in ("pending", "sending", "sent", "failed",
+                                                 "unknown")},
+    }

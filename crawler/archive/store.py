@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import shutil
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -35,6 +37,53 @@ class ArchiveMissing(Exception):
 
 class ReadOnlyQuery(Exception):
     """A query given to a read-only entry point tried to write."""
+
+
+class ArchiveUnusable(Exception):
+    """The archive cannot be opened: a folder, unreadable, read-only or not a database."""
+
+
+class ArchiveWriteError(sqlite3.OperationalError):
+    """A write to the archive failed; what it would have stored is not stored."""
+
+
+class ArchiveFull(ArchiveWriteError):
+    """The archive's disk (or SQLite's page limit) is full: nothing more can be stored."""
+
+
+def free_space(path: Path) -> str:
+    """Free space on the disk holding ``path``, for messages ("1.2 MB free")."""
+    try:
+        free = shutil.disk_usage(path if path.is_dir() else path.parent).free
+    except OSError:
+        return "free space unknown"
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if free >= size:
+            return f"{free / size:.1f} {unit} free"
+    return f"{free} bytes free"
+
+
+def unusable(path: Path, error: BaseException) -> ArchiveUnusable:
+    """The archive cannot be used: one line saying why and what to do."""
+    text = str(error)
+    if isinstance(error, IsADirectoryError) or path.is_dir():
+        return ArchiveUnusable(f"the archive {path} is a folder; set `archive:` in the config "
+                               "to a file path (e.g. newswatch.db)")
+    if isinstance(error, PermissionError) or "readonly" in text or "read-only" in text or (
+            isinstance(error, OSError) and error.errno == 30) or "unable to open" in text:
+        return ArchiveUnusable(
+            f"the archive {path} cannot be written ({text}); make the file and its folder "
+            "writable, or set `archive:` to a path that is")
+    if isinstance(error, sqlite3.DatabaseError):
+        return ArchiveUnusable(
+            f"the archive {path} is damaged or not a newswatch archive ({text}); run "
+            "`newswatch check`, restore a backup, or move the file away to start afresh")
+    return ArchiveUnusable(f"the archive {path} cannot be opened: {text}")
+
+
+def _is_full(error: BaseException) -> bool:
+    return (getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or "disk is full" in str(error))
 
 
 def utcnow() -> datetime:
@@ -240,6 +289,12 @@ def m004_subjects_and_confirmation(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m005_runs_lost(db: sqlite_utils.Database) -> None:
+    """runs.lost: reports fetched but not stored (the archive refused the write)."""
+    db.table("runs").add_column("lost", int)
+
+
+@migrations()
 def m006_backfill_boundary(db: sqlite_utils.Database) -> None:
     """A baseline remembers the newest version of the pass that set it: facts of versions
     up to it are the tracker's history, even when that pass was killed half-way."""
@@ -256,6 +311,26 @@ class RunCounts:
     unchanged: int = 0
     errors: int = 0
     fallbacks: int = 0  # reports archived from the feed item because the page was unusable
+    lost: int = 0  # reports fetched but not stored (each also counts as an error)
+
+    @property
+    def stored(self) -> int:
+        """Reports the archive now holds from this run (new, revised or seen unchanged)."""
+        return self.new_documents + self.new_versions + self.unchanged
+
+
+def run_status(counts: RunCounts, source_failed: bool = False) -> str:
+    """ok (no errors), partial (errors, but some reports stored) or failed.
+
+    A run fails when its source itself could not be fetched (even if the HTTP cache
+    answered for it), when it fetched nothing, or when it lost reports (the archive
+    refused them) and stored none.
+    """
+    if not counts.errors:
+        return "ok"
+    if source_failed or not counts.fetched or (counts.lost and not counts.stored):
+        return "failed"
+    return "partial"
 
 
 @dataclass(frozen=True)
@@ -282,15 +357,25 @@ class Archive:
             raise ArchiveMissing(
                 f"archive {str(p)!r} does not exist yet; run 'newswatch crawl' first"
             )
-        p.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(p), timeout=30, check_same_thread=False)
-        db = sqlite_utils.Database(conn)
-        db.execute("PRAGMA busy_timeout = 30000")
-        db.enable_wal()
-        db.execute("PRAGMA synchronous = NORMAL")
-        db.execute("PRAGMA foreign_keys = ON")
-        migrations.apply(db)
-        return cls(db, p)
+        if p.is_dir():
+            raise unusable(p, IsADirectoryError("it is a folder"))
+        conn: sqlite3.Connection | None = None
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(p), timeout=30, check_same_thread=False)
+            db = sqlite_utils.Database(conn)
+            db.execute("PRAGMA busy_timeout = 30000")
+            db.enable_wal()
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            migrations.apply(db)
+        except (OSError, sqlite3.DatabaseError) as e:
+            if conn is not None:
+                conn.close()
+            raise unusable(p, e) from e
+        archive = cls(db, p)
+        archive._make_reserve()
+        return archive
 
     @classmethod
     def open_readonly(cls, path: str | Path) -> Archive:
@@ -300,13 +385,48 @@ class Archive:
             raise ArchiveMissing(
                 f"archive {str(p)!r} does not exist yet; run 'newswatch crawl' first"
             )
-        conn = sqlite3.connect(f"file:{p.resolve()}?mode=ro", uri=True, timeout=30)
+        if p.is_dir():
+            raise unusable(p, IsADirectoryError("it is a folder"))
+        # On read-only media (a read-only folder or mount) SQLite cannot make the WAL
+        # index beside the file; nothing can write there, so it is read as immutable.
+        frozen = "&immutable=1" if not os.access(p.parent, os.W_OK) else ""
+        conn = sqlite3.connect(f"file:{p.resolve()}?mode=ro{frozen}", uri=True, timeout=30)
         db = sqlite_utils.Database(conn)
-        db.execute("PRAGMA busy_timeout = 30000")
+        try:
+            db.execute("PRAGMA busy_timeout = 30000")
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # is it a database?
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            raise unusable(p, e) from e
         return cls(db, p)
 
     def close(self) -> None:
         self.db.close()
+
+    RESERVE = 128 * 1024
+
+    @property
+    def reserve_path(self) -> Path | None:
+        """A file of disk space kept beside the archive, to finish up on a full disk."""
+        return Path(f"{self.path}.reserve") if self.path else None
+
+    def _make_reserve(self) -> None:
+        reserve = self.reserve_path
+        if reserve is None or (reserve.exists() and reserve.stat().st_size >= self.RESERVE):
+            return
+        try:
+            with open(reserve, "wb") as f:
+                f.write(b"\0" * self.RESERVE)  # written, not sparse: the space is taken
+        except OSError:
+            reserve.unlink(missing_ok=True)  # no room even for that: nothing kept back
+
+    def release_reserve(self) -> bool:
+        """Free the reserved space (the disk is full); True if there was some."""
+        reserve = self.reserve_path
+        if reserve is None or not reserve.exists():
+            return False
+        reserve.unlink()
+        return True
 
     @contextmanager
     def write(self) -> Iterator[sqlite_utils.Database]:
@@ -315,14 +435,33 @@ class Archive:
             with self.db.atomic():  # a savepoint
                 yield self.db
             return
-        self.db.execute("BEGIN IMMEDIATE")
         try:
-            yield self.db
-        except BaseException:
-            self.db.conn.rollback()
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                if self.db.conn.in_transaction:
+                    self.db.conn.rollback()
+                raise
+            else:
+                self.db.conn.commit()
+        except (ArchiveWriteError, sqlite3.IntegrityError):
             raise
-        else:
-            self.db.conn.commit()
+        except sqlite3.DatabaseError as e:
+            raise self._write_error(e) from e
+
+    def _write_error(self, error: sqlite3.Error) -> ArchiveWriteError:
+        """The archive's own error for a failed write: says which archive, and why."""
+        if self.db.conn.in_transaction:
+            try:
+                self.db.conn.rollback()
+            except sqlite3.Error:
+                pass
+        where = self.path or "the archive"
+        if _is_full(error):
+            space = free_space(self.path) if self.path else "free space unknown"
+            return ArchiveFull(f"the archive {where} is full ({space} on its disk): {error}")
+        return ArchiveWriteError(f"writing to the archive {where} failed: {error}")
 
     def add(self, table: str, row: dict[str, Any]) -> int:
         """Insert one row and return its id."""
@@ -347,7 +486,7 @@ class Archive:
     def finish_run(self, run_id: int, source: str, counts: RunCounts, details: list[str],
                    status: str | None = None) -> None:
         if status is None:
-            status = "ok" if not counts.errors else ("failed" if not counts.fetched else "partial")
+            status = run_status(counts)
         now = iso()
         with self.write():
             self.db.table("runs").update(
@@ -361,13 +500,16 @@ class Archive:
                     "unchanged": counts.unchanged,
                     "errors": counts.errors,
                     "fallbacks": counts.fallbacks,
+                    "lost": counts.lost,
                     "error_detail": json.dumps(details) if details else None,
                 },
             )
+            previous = self.scalar("SELECT error_streak FROM sources WHERE name = ?", [source])
             streak = 0
             if status == "failed":
-                previous = self.scalar("SELECT error_streak FROM sources WHERE name = ?", [source])
                 streak = (previous or 0) + 1
+            elif status == "interrupted":
+                streak = previous or 0  # an interrupted run says nothing about the source
             self.db.table("sources").upsert(
                 {
                     "name": source,
@@ -379,15 +521,35 @@ class Archive:
                 pk="name",
             )
 
+    def set_next_run(self, source: str, when: datetime) -> None:
+        """When the service will crawl ``source`` next (shown by `status`)."""
+        with self.write():
+            self.db.execute("UPDATE sources SET next_run = ? WHERE name = ?", [iso(when), source])
+
     def close_interrupted_runs(self) -> int:
         """Runs a killed process left 'running' are marked 'interrupted' (call under the lock)."""
+        now = iso()
         with self.write():
             cursor = self.db.execute(
-                "UPDATE runs SET status = 'interrupted', finished = ? WHERE status = 'running'",
-                [iso()])
-        return cursor.rowcount
+                "UPDATE runs SET status = 'interrupted', finished = ? WHERE status = 'running' "
+                "RETURNING source", [now])
+            runs = cursor.fetchall()
+            sources = sorted({row[0] for row in runs})
+            for source in sources:
+                self.db.execute(
+                    "UPDATE sources SET last_run = ?, last_status = 'interrupted' WHERE name = ?",
+                    [now, source])
+        if sources:
+            log.warning("runs of %s were left running by a process that stopped; "
+                        "marked 'interrupted'", ", ".join(sources))
+        return len(runs)
 
     # ------------------------------------------------------------ documents
+
+    def last_seen(self, url: str) -> datetime | None:
+        """When the document at ``url`` was last fetched (None if it is not archived)."""
+        last = self.scalar("SELECT last_seen FROM documents WHERE url = ?", [url])
+        return datetime.fromisoformat(last) if last else None
 
     def known_raw_hash(self, url: str) -> str | None:
         row = self.db.execute("SELECT raw_hash FROM documents WHERE url = ?", [url]).fetchone()
@@ -395,8 +557,8 @@ class Archive:
 
     def touch(self, url: str) -> None:
         """Record that an unchanged document was seen again."""
-        self.db.execute("UPDATE documents SET last_seen = ? WHERE url = ?", [iso(), url])
-        self.db.conn.commit()
+        with self.write():
+            self.db.execute("UPDATE documents SET last_seen = ? WHERE url = ?", [iso(), url])
 
     def store(self, report: dict[str, Any]) -> Stored:
         """Store one extracted report; a new version only when its text changed.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crawler.cli.main import (
+    Interrupted,
     State,
     UsageProblem,
     cli,
@@ -66,14 +68,18 @@ def crawl(state: State, source_names: tuple[str, ...], as_json: bool) -> None:
         try:
             if status:
                 status.start()
-            result = run_on_reactor(crawl_pass(config, archive, sources, extractor, progress))
+            result = run_on_reactor(crawl_pass(config, archive, sources, extractor, progress),
+                                    interruptible=True)
+        except asyncio.CancelledError:
+            raise Interrupted("interrupted: the runs are recorded as interrupted; what was "
+                              "stored stays, and the next crawl completes the work") from None
         finally:
             if status:
                 status.stop()
             extractor.close()
     rows = [
         {"source": r.source, "run": r.run_id, "status": r.status, **asdict(r.counts),
-         "details": list(r.details)}
+         "details": list(r.details), "stopped": r.stopped}
         for r in result.runs
     ]
     if as_json:
@@ -81,7 +87,11 @@ def crawl(state: State, source_names: tuple[str, ...], as_json: bool) -> None:
     else:
         _print_crawl_summary(rows)
         _print_outcome(result)
-    if any(r["status"] == "failed" for r in rows):
+    for stopped in sorted({r.stopped for r in result.runs if r.stopped}):
+        click.echo(f"crawl stopped early: {stopped}", err=True)
+    if result.error:
+        click.echo(result.error, err=True)
+    if result.failed:
         sys.exit(1)
 
 
@@ -89,18 +99,23 @@ def crawl(state: State, source_names: tuple[str, ...], as_json: bool) -> None:
 def writer(config: Config) -> Iterator[Archive]:
     """The archive opened for writing, under the writer lock, interrupted sends recovered."""
     from crawler.archive.lock import ArchiveBusy, ArchiveLock
-    from crawler.archive.outbox import ArchiveOutbox
-    from crawler.archive.store import Archive
+    from crawler.archive.store import Archive, unusable
+    from crawler.pipeline import recover
 
     lock = ArchiveLock(config.archive)
     try:
         lock.acquire()
     except ArchiveBusy as e:
         raise UsageProblem(str(e)) from None
-    archive = Archive.open(config.archive)
+    except OSError as e:  # a read-only folder, a missing one that cannot be made
+        raise unusable(config.archive, e) from None
     try:
-        ArchiveOutbox(archive).recover()
-        archive.close_interrupted_runs()
+        archive = Archive.open(config.archive)
+    except BaseException:
+        lock.release()
+        raise
+    try:
+        recover(archive)
         yield archive
     finally:
         archive.close()
@@ -122,10 +137,13 @@ def _print_outcome(result: Any) -> None:
 def _print_crawl_summary(rows: list[dict[str, Any]]) -> None:
     from crawler.cli.output import table
 
+    lost = any(r["lost"] for r in rows)
     table(
-        ["source", "status", "fetched", "new", "revised", "unchanged", "fallbacks", "errors"],
+        ["source", "status", "fetched", "new", "revised", "unchanged", "fallbacks", "errors",
+         *(["not stored"] if lost else [])],
         [[r["source"], r["status"], r["fetched"], r["new_documents"], r["new_versions"],
-          r["unchanged"], r["fallbacks"], r["errors"]] for r in rows],
+          r["unchanged"], r["fallbacks"], r["errors"], *([r["lost"]] if lost else [])]
+         for r in rows],
     )
     for r in rows:
         for detail in r["details"][:10]:
@@ -204,6 +222,7 @@ def alerts_test(state: State, channel: str | None) -> None:
 def run(state: State) -> None:
     """Run the background service: scheduled crawls, changes and alerts."""
     from crawler.archive.lock import ArchiveBusy
+    from crawler.archive.store import unusable
     from crawler.scraping.reactor import run_on_reactor
     from crawler.service import Service
 
@@ -212,6 +231,8 @@ def run(state: State) -> None:
         run_on_reactor(service.run())
     except ArchiveBusy as e:
         raise UsageProblem(str(e)) from None
+    except OSError as e:  # the lock file cannot be made: a read-only or missing folder
+        raise unusable(state.config.archive, e) from None
 
 
 def _reload(state: State) -> Config:
@@ -228,45 +249,31 @@ def _reload(state: State) -> Config:
 @library_errors
 def status(state: State, as_json: bool) -> None:
     """Per-source last run, result, next run and error streak; alerts; archive size."""
+    from crawler.archive.queries import archive_counts, source_status
     from crawler.archive.store import Archive
 
     config = state.config
     archive = Archive.open_readonly(config.archive)
     try:
-        db = archive.db
-        sources = {r["name"]: r for r in db.query("SELECT * FROM sources")}
-        rows: list[dict[str, Any]] = []
-        for source in config.sources:
-            r = sources.get(source.name, {})
-            last = db.execute(
-                "SELECT fetched, new_documents, new_versions, errors FROM runs "
-                "WHERE source = ? AND finished IS NOT NULL ORDER BY id DESC LIMIT 1",
-                [source.name],
-            ).fetchone()
-            rows.append({
-                "source": source.name, "type": source.type, "enabled": source.enabled,
-                "last_run": r.get("last_run"), "last_status": r.get("last_status"),
-                "next_run": r.get("next_run"), "error_streak": r.get("error_streak") or 0,
-                "last_error": r.get("last_error"),
-                "last_counts": dict(zip(("fetched", "new", "revised", "errors"), last,
-                                        strict=True)) if last else None,
-            })
-        alert_counts = dict(db.execute(
-            "SELECT status, count(*) FROM alerts GROUP BY status").fetchall())
-        summary = {
-            "archive": str(config.archive),
-            "archive_bytes": sum(p.stat().st_size for p in config.archive.parent.glob(
-                config.archive.name + "*") if p.suffix != ".lock"),
-            "documents": archive.scalar("SELECT count(*) FROM documents"),
-            "versions": archive.scalar("SELECT count(*) FROM versions"),
-            "facts": archive.scalar("SELECT count(*) FROM facts"),
-            "changes": archive.scalar(
-                "SELECT count(*) FROM changes WHERE type != 'baseline'"),
-            "alerts": {k: alert_counts.get(k, 0)
-                       for k in ("pending", "sending", "sent", "failed", "unknown")},
-        }
+        known = source_status(archive.db)
+        counts = archive_counts(archive.db)
     finally:
         archive.close()
+    rows: list[dict[str, Any]] = []
+    for source in config.sources:
+        r = known.get(source.name, {})
+        rows.append({
+            "source": source.name, "type": source.type, "enabled": source.enabled,
+            "last_run": r.get("last_run"), "last_status": r.get("last_status"),
+            "next_run": r.get("next_run"), "error_streak": r.get("error_streak") or 0,
+            "last_error": r.get("last_error"), "last_counts": r.get("last_counts"),
+        })
+    summary = {
+        "archive": str(config.archive),
+        "archive_bytes": sum(p.stat().st_size for p in config.archive.parent.glob(
+            config.archive.name + "*") if p.suffix not in (".lock", ".reserve")),
+        **counts,
+    }
     if as_json:
         emit_json([*({"kind": "source", **r} for r in rows), {"kind": "archive", **summary}])
         return
@@ -291,13 +298,20 @@ def status(state: State, as_json: bool) -> None:
 @pass_state
 def demo(state: State, workdir: Path) -> None:
     """Run the whole product offline on a bundled sample news site (under a minute)."""
-    from crawler.cli.main import setup_logging
-    from crawler.demo.runner import run_demo
+    from crawler.cli.main import JobFailed, setup_logging
+    from crawler.demo.runner import DemoFolderInUse, DemoTimeout, prepare_folder, run_demo
 
     setup_logging("INFO" if state.verbose else "ERROR")
+    try:
+        prepare_folder(workdir.resolve())
+    except DemoFolderInUse as e:
+        raise UsageProblem(str(e)) from None
     click.echo("newswatch demo: a sample news site publishes reports on the US–Iraq coalition "
                "talks;\nthe service crawls it, extracts facts and alerts when they change.\n")
-    result = run_demo(workdir.resolve(), click.echo)
+    try:
+        result = run_demo(workdir.resolve(), click.echo)
+    except DemoTimeout as e:
+        raise JobFailed(str(e)) from None
     click.echo("\nSummary")
     click.echo(f"  {result.documents} reports archived, {len(result.changes)} changes detected, "
                f"{result.alerts_sent} alerts delivered to {result.mailbox}")

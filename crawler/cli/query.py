@@ -28,7 +28,6 @@ from crawler.archive.queries import (
     find_document,
     list_changes,
     list_facts,
-    readonly_query,
     search_documents,
     tracker_history,
 )
@@ -505,22 +504,35 @@ def changes(state: State, story: str | None, tracker: str | None, since: str | N
 @click.option("--csv", "fmt", flag_value="csv", help="CSV with a header row.")
 @click.option("--table", "fmt", flag_value="table", default=True,
               help="A table (tab-separated when piped; the default).")
+@click.option("--timeout", type=click.FloatRange(0), default=5.0, show_default=True,
+              metavar="SECONDS", help="Stop the query after this long (0: no limit).")
 @pass_state
 @library_errors
-def sql(state: State, query: str, fmt: str) -> None:
+def sql(state: State, query: str, fmt: str, timeout: float) -> None:
     """Run a read-only SQL query on the archive.
 
     One SELECT (or WITH, EXPLAIN, PRAGMA) statement; anything that writes is refused.
+    Ctrl-C stops a running query.
     """
-    archive = _open(state)
-    try:
+    from crawler.archive.queries import QueryLimits, QueryStopped, readonly_read
+    from crawler.cli.main import Interrupted, JobFailed, on_sigint
+
+    limits = QueryLimits(None, timeout)
+    with on_sigint(limits.interrupt):  # before the archive opens: no window without it
+        archive = _open(state)
         try:
-            headers, rows = readonly_query(archive.db, query)
-            _write_rows(headers, rows, "jsonl" if fmt == "json" else fmt)
+            limits.conn = archive.db.conn
+            with limits, _output_errors("the output"):
+                headers, rows = readonly_read(archive.db, query)
+                _write_rows(headers, rows, "jsonl" if fmt == "json" else fmt)
+        except QueryStopped as e:
+            if e.reason == "interrupted":
+                raise Interrupted(str(e)) from None
+            raise JobFailed(f"{e} (raise it with --timeout SECONDS; 0 for none)") from None
         except sqlite3.Error as e:
             raise UsageProblem(f"SQL error: {e}") from None
-    finally:
-        archive.close()
+        finally:
+            archive.close()
 
 
 def _write_rows(headers: list[str], rows: Iterator[tuple], fmt: str,
@@ -557,16 +569,52 @@ def _write_rows(headers: list[str], rows: Iterator[tuple], fmt: str,
 @library_errors
 def export(state: State, fmt: str, table_name: str, output: str | None) -> None:
     """Export one archive table as CSV, a JSON array or JSON lines."""
+    from crawler.archive.store import unusable
+
     archive = _open(state)
     try:
         headers, rows = export_rows(archive.db, table_name)
         if output:
-            with open(output, "w", encoding="utf-8", newline="") as f:
+            try:
+                f = open(output, "w", encoding="utf-8", newline="")
+            except OSError as e:
+                raise UsageProblem(f"cannot write {output}: {e.strerror or e}") from None
+            with f, _output_errors(output):
                 _write_rows(headers, rows, fmt, f)
         else:
-            _write_rows(headers, rows, fmt)
+            with _output_errors("the output"):
+                _write_rows(headers, rows, fmt)
+    except sqlite3.DatabaseError as e:
+        raise unusable(state.config.archive, e) from None
     finally:
         archive.close()
+
+
+class _output_errors:  # noqa: N801 (used like a function: ``with _output_errors(...)``)
+    """Writing the output failed (a full device, a closed pipe): one line, exit 1."""
+
+    def __init__(self, where: str):
+        self.where = where
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
+        import os
+
+        from crawler.cli.main import JobFailed
+
+        stdout = self.where == "the output"
+        if error is None and stdout:
+            try:
+                sys.stdout.flush()
+            except OSError as e:
+                error = e
+        if isinstance(error, OSError):
+            if stdout:
+                # Nothing more can reach stdout; don't let the exit's flush fail again.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise JobFailed(f"writing {self.where} failed: {error.strerror or error}") from None
 
 
 # ====================================================================== browse
@@ -583,12 +631,15 @@ def export(state: State, fmt: str, table_name: str, output: str | None) -> None:
 @library_errors
 def browse(state: State, host: str, port: int, open_browser: bool, immutable: bool) -> None:
     """Browse the archive in Datasette (read-only web view)."""
-    from crawler.archive.browse import serve
+    from crawler.archive.browse import PortUnavailable, serve
 
     path = state.config.archive
     Archive.open_readonly(path).close()  # a clear message when there is no archive yet
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: serving the archive to the network on {host}", err=True)
-    serve(path, host=host, port=port, open_browser=open_browser, immutable=immutable,
-          announce=lambda url: click.echo(f"newswatch archive at {url} (Ctrl-C to stop)",
-                                          err=True))
+    try:
+        serve(path, host=host, port=port, open_browser=open_browser, immutable=immutable,
+              announce=lambda url: click.echo(f"newswatch archive at {url} (Ctrl-C to stop)",
+                                              err=True))
+    except PortUnavailable as e:
+        raise UsageProblem(str(e)) from None

@@ -22,6 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlite_utils
+
+from crawler.archive import queries
+
 HERE = Path(__file__).parent
 SITE = HERE / "site"
 STEPS = HERE / "steps"
@@ -87,6 +91,48 @@ def publish(src: Path, dest: Path, base: str) -> list[str]:
     return written
 
 
+class DemoFolderInUse(Exception):
+    """The demo's folder holds files the demo did not write (it never replaces them)."""
+
+
+class DemoTimeout(Exception):
+    """The demo's service did not finish a step in time."""
+
+
+MARKER = ".newswatch-demo"  # in a folder the demo wrote; only such a folder is reused
+DEMO_FILES = ("config.yaml", "demo.db", "demo.db-wal", "demo.db-shm", "demo.db.lock",
+              "demo.db.reserve", "alerts.mbox", MARKER)
+DEMO_FOLDERS = ("site", "cache")
+
+
+def prepare_folder(workdir: Path) -> None:
+    """Make ``workdir`` ready for a demo: new, empty, or an earlier demo's (then cleared).
+
+    A folder holding anything else — a user's config.yaml or alerts.mbox above all —
+    is refused, never overwritten.
+    """
+    if workdir.exists() and not workdir.is_dir():
+        raise DemoFolderInUse(f"{workdir} is a file; give the demo a new folder (--dir)")
+    if workdir.exists() and any(workdir.iterdir()):
+        if not (workdir / MARKER).exists():
+            raise DemoFolderInUse(
+                f"{workdir} holds files the demo did not write; it never replaces them. "
+                "Give it a new or empty folder, e.g. --dir newswatch-demo")
+        foreign = sorted(p.name for p in workdir.iterdir()
+                         if p.name not in DEMO_FILES and p.name not in DEMO_FOLDERS)
+        if foreign:
+            raise DemoFolderInUse(
+                f"{workdir} holds files the demo did not write ({', '.join(foreign[:5])}); "
+                "it never replaces them. Give it a new or empty folder")
+        for name in DEMO_FILES:
+            (workdir / name).unlink(missing_ok=True)
+        for name in DEMO_FOLDERS:
+            shutil.rmtree(workdir / name, ignore_errors=True)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / MARKER).write_text("written by `newswatch demo`; the folder may be replaced by "
+                                  "the next demo\n", encoding="utf-8")
+
+
 @dataclass
 class Watcher:
     """Prints what the archive records: reports, tracked facts, changes, alerts."""
@@ -94,78 +140,66 @@ class Watcher:
     db_path: Path
     echo: Callable[[str], None]
     seen: dict[str, int] = field(default_factory=lambda: {
-        "documents": 0, "versions": 0, "facts": 0, "changes": 0, "alerts": 0})
+        "versions": 0, "facts": 0, "changes": 0, "alerts": 0})
 
     def poll(self) -> None:
         if not self.db_path.exists():
             return
         conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10)
         try:
-            self._poll(conn)
+            self._poll(sqlite_utils.Database(conn))
         except sqlite3.OperationalError:
             pass  # tables not created yet
         finally:
             conn.close()
 
-    def _new(self, conn: sqlite3.Connection, table: str, sql: str, where: str = "") -> list[Any]:
-        rows = conn.execute(
-            f"{sql} WHERE {table}.id > ? {where} ORDER BY {table}.id", [self.seen[table]]
-        ).fetchall()
+    def _new(self, kind: str, rows: list[Any]) -> list[Any]:
         if rows:
-            self.seen[table] = max(self.seen[table], max(r[0] for r in rows))
+            self.seen[kind] = max(self.seen[kind], max(r[0] for r in rows))
         return rows
 
-    def _poll(self, conn: sqlite3.Connection) -> None:
+    def _poll(self, db: sqlite_utils.Database) -> None:
         for _, source, title, published, n in self._new(
-            conn, "versions",
-            "SELECT versions.id, d.source, d.title, d.published, "
-            "(SELECT count(*) FROM versions w WHERE w.document_id = d.id AND w.id <= versions.id) "
-            "FROM versions JOIN documents d ON d.id = versions.document_id",
-        ):
+                "versions", queries.demo_new_versions(db, self.seen["versions"])):
             label = "archived" if n == 1 else f"revised (v{n})"
             self.echo(f"  {label:<12} [{source}] {title} ({published or 'undated'})")
         for _, tracker, display, raw in self._new(
-            conn, "facts", "SELECT facts.id, tracker, display, raw FROM facts",
-            "AND tracker IS NOT NULL",
-        ):
+                "facts", queries.demo_new_facts(db, self.seen["facts"])):
             self.echo(f"  {'fact':<12} {tracker} = {display}   «{raw}»")
         for _, type_, tracker, old, new in self._new(
-            conn, "changes",
-            "SELECT changes.id, type, tracker, old_display, new_display FROM changes",
-        ):
+                "changes", queries.demo_new_changes(db, self.seen["changes"])):
             if type_ == "baseline":
                 self.echo(f"  {'baseline':<12} {tracker} = {new}")
             else:
                 self.echo(f"* {type_.upper():<12} {tracker}: {old} → {new}")
         for _, channel, tracker, old, new, sentence, source in self._new(
-            conn, "alerts",
-            "SELECT alerts.id, channel, c.tracker, c.old_display, c.new_display, f.sentence, "
-            "d.source FROM alerts JOIN changes c ON c.id = alerts.change_id "
-            "JOIN facts f ON f.id = c.new_fact_id JOIN documents d ON d.id = f.document_id",
-            "AND alerts.status = 'sent'",
-        ):
+                "alerts", queries.demo_new_sent_alerts(db, self.seen["alerts"])):
             self.echo(f"! {'ALERT sent':<12} via {channel}: {tracker}: {old} → {new}")
             self.echo(f"  {'':<12} [{source}] «{' '.join(sentence.split())}»")
 
 
 async def _wait_for_fresh_runs(db_path: Path, since: str, sources: int, timeout: float) -> None:
-    """Wait until every source finished a run that started after ``since``."""
+    """Wait until every source finished a run that started after ``since``.
+
+    Raises DemoTimeout, saying what is missing, when that takes over ``timeout`` seconds.
+    """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    done = pending = 0
+    while True:
         try:
             conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
             try:
-                done = conn.execute(
-                    "SELECT count(DISTINCT source) FROM runs WHERE started > ? "
-                    "AND finished IS NOT NULL", [since]).fetchone()[0]
-                pending = conn.execute(
-                    "SELECT count(*) FROM alerts WHERE status = 'pending'").fetchone()[0]
+                done, pending = queries.runs_finished_since(sqlite_utils.Database(conn), since)
             finally:
                 conn.close()
             if done >= sources and not pending:
                 return
         except sqlite3.OperationalError:
-            pass
+            pass  # the archive is being created
+        if time.monotonic() >= deadline:
+            raise DemoTimeout(
+                f"the demo's service did not finish in {timeout:.0f} s: {done} of {sources} "
+                f"sources crawled, {pending} alert(s) pending (see {db_path})")
         await asyncio.sleep(0.3)
 
 
@@ -181,17 +215,16 @@ class DemoResult:
 
 def run_demo(workdir: Path, echo: Callable[[str], None], step_timeout: float = 30.0
              ) -> DemoResult:
-    """Run the whole demo in ``workdir`` (created; an earlier demo there is replaced)."""
+    """Run the whole demo in ``workdir`` (created; an earlier demo there is replaced).
+
+    Raises DemoFolderInUse when ``workdir`` holds files the demo did not write.
+    """
     from crawler.archive.store import iso
     from crawler.config.model import load_config
     from crawler.scraping.reactor import run_on_reactor
     from crawler.service import Service
 
-    if workdir.exists():
-        for name in ("demo.db", "demo.db-wal", "demo.db-shm", "alerts.mbox"):
-            (workdir / name).unlink(missing_ok=True)
-        shutil.rmtree(workdir / "site", ignore_errors=True)
-        shutil.rmtree(workdir / "cache", ignore_errors=True)
+    prepare_folder(workdir)
     site = workdir / "site"
     site.mkdir(parents=True)
     server, base = serve_folder(site)
@@ -236,13 +269,9 @@ def run_demo(workdir: Path, echo: Callable[[str], None], step_timeout: float = 3
     finally:
         server.shutdown()
         server.server_close()
-    conn = sqlite3.connect(config.archive)
+    conn = sqlite3.connect(f"file:{config.archive}?mode=ro", uri=True)
     try:
-        documents = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
-        changes = conn.execute(
-            "SELECT type, tracker, old_display, new_display FROM changes "
-            "WHERE type != 'baseline' ORDER BY id").fetchall()
-        sent = conn.execute("SELECT count(*) FROM alerts WHERE status = 'sent'").fetchone()[0]
+        documents, changes, sent = queries.demo_outcome(sqlite_utils.Database(conn))
     finally:
         conn.close()
     return DemoResult(workdir, config_path, documents, changes, sent,

@@ -14,7 +14,14 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawler.archive.store import Archive, RunCounts, utcnow
+from crawler.archive.store import (
+    Archive,
+    ArchiveFull,
+    ArchiveWriteError,
+    RunCounts,
+    run_status,
+    utcnow,
+)
 from crawler.config.model import Config, Source, Story
 from crawler.extraction.pages import Extractor
 from crawler.scraping.middlewares import named_internal
@@ -23,7 +30,10 @@ log = logging.getLogger(__name__)
 
 
 def _source_is_internal(url: str) -> bool:
-    return bool(named_internal(urlsplit(url).hostname or ""))
+    try:
+        return bool(named_internal(urlsplit(url).hostname or ""))
+    except ValueError:  # not a URL at all: the request fails and says so
+        return False
 
 
 @dataclass
@@ -40,28 +50,65 @@ class CrawlContext:
     counts: RunCounts = field(default_factory=RunCounts)
     details: list[str] = field(default_factory=list)
     progress: Callable[[CrawlContext], None] | None = None
+    source_failed: bool = False  # the source's own URL (feed, listing, page) failed
+    stopped: str | None = None  # why the crawl was stopped early (the archive is full)
+    _causes: dict[str, list[Any]] = field(default_factory=dict)  # cause -> [index, detail, n]
+    _closing: Any = None
 
-    def error(self, detail: str) -> None:
-        """Count and log one failure of this run (it goes on)."""
+    def error(self, detail: str, cause: str | None = None) -> None:
+        """Count and log one failure of this run (it goes on).
+
+        Failures with the same ``cause`` are one line in the log and in the run's
+        details ("... (and 41 more)"), however many items they hit.
+        """
         self.counts.errors += 1
+        if cause is not None and cause in self._causes:
+            entry = self._causes[cause]
+            entry[2] += 1
+            if entry[0] is not None:
+                self.details[entry[0]] = f"{entry[1]} (and {entry[2] - 1} more)"
+            self.report_progress()
+            return
+        index = None
         if len(self.details) < 100:
+            index = len(self.details)
             self.details.append(detail)
+        if cause is not None:
+            self._causes[cause] = [index, detail, 1]
         log.warning("[%s run %s] %s", self.source.name, self.run_id, detail)
         self.report_progress()
+
+    def lose(self, detail: str, cause: str) -> None:
+        """A fetched report that could not be stored: an error, and counted as lost."""
+        self.counts.lost += 1
+        self.error(detail, cause)
+
+    def stop(self, reason: str, crawler: Any) -> None:
+        """Stop this source's crawl early (nothing more can be stored)."""
+        if self.stopped is None:
+            self.stopped = reason
+            log.error("[%s run %s] stopping the crawl: %s", self.source.name, self.run_id,
+                      reason)
+            engine = getattr(crawler, "engine", None)
+            if engine is not None and getattr(engine, "spider", None) is not None:
+                self._closing = asyncio.ensure_future(
+                    engine.close_spider_async(reason="archive full"))
 
     def report_progress(self) -> None:
         if self.progress is not None:
             self.progress(self)
 
+    @property
+    def status(self) -> str:
+        return run_status(self.counts, self.source_failed)
+
     def should_visit(self, url: str) -> bool:
         if self.revisit <= timedelta(0):
             return True
-        last = self.archive.scalar("SELECT last_seen FROM documents WHERE url = ?", [url])
+        last = self.archive.last_seen(url)
         if last is None:
             return True
-        from datetime import datetime
-
-        due = datetime.fromisoformat(last) + self.revisit <= utcnow()
+        due = last + self.revisit <= utcnow()
         if not due:
             self.counts.unchanged += 1
         return due
@@ -74,6 +121,7 @@ class RunSummary:
     status: str
     counts: RunCounts
     details: tuple[str, ...]
+    stopped: str | None = None  # why the crawl stopped early, if it did
 
 
 async def crawl_sources(
@@ -118,21 +166,45 @@ async def crawl_sources(
     try:
         results = await asyncio.gather(*tasks, return_exceptions=True)
     except asyncio.CancelledError:
-        # Shutting down: stop the engines, and record the runs as interrupted.
-        await runner.stop()
+        # Stopped (a signal, the service's grace period): stop the engines, and record
+        # the runs as interrupted; what was stored stays.
+        await _stop_runner(runner)
         for ctx in contexts:
             ctx.details.append("interrupted: the crawl was stopped before it finished")
-            archive.finish_run(ctx.run_id, ctx.source.name, ctx.counts, ctx.details,
-                               status="interrupted")
+            _finish(archive, ctx, "interrupted")
         raise
     summaries = []
     for ctx, result in zip(contexts, results, strict=True):
         if isinstance(result, BaseException):
-            log.error("[%s run %s] crawl crashed", ctx.source.name, ctx.run_id,
-                      exc_info=result)
+            log.error("[%s run %s] crawl crashed: %s: %s", ctx.source.name, ctx.run_id,
+                      type(result).__name__, result)
+            log.debug("crawl crash", exc_info=result)
             ctx.error(f"crawl crashed: {type(result).__name__}: {result}")
-        archive.finish_run(ctx.run_id, ctx.source.name, ctx.counts, ctx.details)
-        status = archive.scalar("SELECT status FROM runs WHERE id = ?", [ctx.run_id])
+        status = ctx.status
+        _finish(archive, ctx, status)
         summaries.append(RunSummary(ctx.source.name, ctx.run_id, status, ctx.counts,
-                                    tuple(ctx.details)))
+                                    tuple(ctx.details), ctx.stopped))
     return summaries
+
+
+async def _stop_runner(runner: Any) -> None:
+    try:
+        await runner.stop()
+    except Exception as e:  # stopping is best effort; the runs are recorded either way
+        log.debug("stopping the crawlers failed: %s", e, exc_info=True)
+
+
+def _finish(archive: Archive, ctx: CrawlContext, status: str) -> None:
+    """Record the run's outcome; on a full disk, say so (the next start closes the run)."""
+    try:
+        try:
+            archive.finish_run(ctx.run_id, ctx.source.name, ctx.counts, ctx.details,
+                               status=status)
+        except ArchiveFull:
+            if not archive.release_reserve():
+                raise
+            archive.finish_run(ctx.run_id, ctx.source.name, ctx.counts, ctx.details,
+                               status=status)
+    except ArchiveWriteError as e:
+        log.error("[%s run %s] could not record the run's outcome (%s): %s",
+                  ctx.source.name, ctx.run_id, status, e)

@@ -5,8 +5,9 @@ deletes any: a service polling feeds for months would leave millions of files,
 and opening them costs more than parsing the pages. This storage keeps one row
 per request fingerprint in ``HTTPCACHE_DIR/httpcache.db`` (WAL, crash-safe) and
 drops rows not stored for ``NEWSWATCH_CACHE_KEEP_DAYS`` days. Freshness and
-revalidation (conditional GET, 304) stay with Scrapy's RFC2616 policy; a 304 rewrites
-only the entry's headers, not its body.
+revalidation (conditional GET, 304) stay with Scrapy's RFC2616 policy, except that
+the cache never stands in for a failed download (see NetworkTruthCacheMiddleware); a 304
+rewrites only the entry's headers, not its body.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from scrapy import Request, Spider
+from scrapy.downloadermiddlewares.httpcache import HttpCacheMiddleware
+from scrapy.extensions.httpcache import RFC2616Policy
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from scrapy.utils.response import response_from_dict
@@ -94,3 +97,31 @@ class SQLiteCacheStorage:
              response.status, headers_dict_to_raw(response.headers), response.body,
              time.time()],
         )
+
+
+class NetworkTruthPolicy(RFC2616Policy):
+    """RFC 2616 revalidation, but a server error is never answered from the cache.
+
+    Scrapy's policy serves the cached copy when revalidation gets a 5xx; newswatch
+    wants a source's health from the network, so the 5xx goes on to retries and the
+    spider's errback (an error of the run).
+    """
+
+    def is_cached_response_valid(self, cachedresponse: Response, response: Response,
+                                 request: Request) -> bool:
+        return response.status == 304
+
+
+class NetworkTruthCacheMiddleware(HttpCacheMiddleware):
+    """Scrapy's HTTP cache middleware without error recovery.
+
+    On a download error (refused connection, DNS failure, timeout) Scrapy's
+    middleware answers with the cached copy, so a dead source looks healthy
+    forever. Here the error reaches the spider: it counts as an error of the run,
+    the source's error streak grows, and the cached copy is not archived again.
+    """
+
+    def process_exception(self, request: Request, exception: Exception,
+                          spider: Spider | None = None) -> None:
+        request.meta.pop("cached_response", None)
+        return None

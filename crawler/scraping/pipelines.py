@@ -2,17 +2,20 @@
 
 The archive is written only here, on the event loop's thread: one writer.
 A page whose fetched bytes are unchanged since the last visit skips extraction.
+A report the archive refuses is counted as lost (an error of the run), one line per
+cause; a full archive stops the crawl, since nothing more could be stored.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from scrapy.crawler import Crawler
 
-from crawler.archive.store import text_hash
+from crawler.archive.store import ArchiveFull, text_hash
 from crawler.extraction.analysis import analyse
 from crawler.scraping.items import FetchedReport
 
@@ -35,21 +38,35 @@ class ArchivePipeline:
     async def process_item(self, item: FetchedReport) -> FetchedReport:
         ctx: CrawlContext = self.crawler.spider.context  # type: ignore[union-attr]
         ctx.counts.fetched += 1
+        if ctx.stopped is not None:
+            ctx.lose(f"not stored: {ctx.stopped}", cause=ctx.stopped)
+            return item
+        try:
+            await self._process(ctx, item)
+        except ArchiveFull as e:
+            ctx.lose(f"not stored: {e}", cause=str(e))
+            ctx.stop(str(e), self.crawler)
+        except sqlite3.Error as e:
+            # One line per cause, not per item: the message without the URL is the cause.
+            ctx.lose(f"not stored ({e}): {item.url}", cause=f"{type(e).__name__}: {e}")
+        return item
+
+    async def _process(self, ctx: CrawlContext, item: FetchedReport) -> None:
         item.raw_hash = item.raw_hash or text_hash(item.html or item.text or "")
         if ctx.archive.known_raw_hash(item.url) == item.raw_hash:
             ctx.archive.touch(item.url)
             ctx.counts.unchanged += 1
             ctx.report_progress()
-            return item
+            return
         try:
             report = await ctx.extractor.run(analyse, asdict(item), ctx.stories)
         except Exception as e:  # a worker crash or a parser bug must not stop the crawl
-            log.exception("extraction failed for %s", item.url)
+            log.debug("extraction failed for %s", item.url, exc_info=True)
             ctx.error(f"extraction failed ({type(e).__name__}: {e}): {item.url}")
-            return item
+            return
         if report is None:
             ctx.error(f"no article text found: {item.url}")
-            return item
+            return
         if item.html and report.get("via") == "feed":
             # The page had no article text; the feed item's own content stands in for it.
             ctx.counts.fallbacks += 1
@@ -64,4 +81,3 @@ class ArchivePipeline:
             ctx.counts.unchanged += 1
         log.info("[%s run %s] %s %s", ctx.source.name, ctx.run_id, stored.status, item.url)
         ctx.report_progress()
-        return item

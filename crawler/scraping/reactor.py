@@ -7,18 +7,24 @@ extraction pool, the archive writer and (in the service) APScheduler share one e
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
-def run_on_reactor(coro: Coroutine[Any, Any, T]) -> T:
+def run_on_reactor(coro: Coroutine[Any, Any, T], interruptible: bool = False) -> T:
     """Run a coroutine on the asyncio loop behind Twisted's asyncio reactor.
 
     The reactor is installed and started once per process; the loop is then
     driven with ``run_until_complete``, so a process (or a test session) can run
     several passes, which ``reactor.run()`` would not allow.
+
+    ``interruptible``: the first SIGINT (Ctrl-C) cancels the coroutine, which then
+    records its work as interrupted and raises ``asyncio.CancelledError``; a second
+    SIGINT raises KeyboardInterrupt at once.
     """
     from scrapy.utils.reactor import install_reactor, is_reactor_installed
 
@@ -31,7 +37,19 @@ def run_on_reactor(coro: Coroutine[Any, Any, T]) -> T:
     if not reactor.running:
         reactor.startRunning(installSignalHandlers=False)
     loop = reactor._asyncioEventloop
-    return loop.run_until_complete(coro)
+    if not interruptible or threading.current_thread() is not threading.main_thread():
+        return loop.run_until_complete(coro)
+    task = loop.create_task(coro)
+
+    def interrupt() -> None:
+        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C: KeyboardInterrupt
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGINT, interrupt)
+    try:
+        return loop.run_until_complete(task)
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
 
 
 def shutdown_reactor() -> None:

@@ -36,7 +36,7 @@ RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 HTTPCACHE_ENABLED = True
-HTTPCACHE_POLICY = "scrapy.extensions.httpcache.RFC2616Policy"
+HTTPCACHE_POLICY = "crawler.scraping.httpcache.NetworkTruthPolicy"
 HTTPCACHE_STORAGE = "crawler.scraping.httpcache.SQLiteCacheStorage"
 HTTPCACHE_DIR = ".newswatch-cache"
 HTTPCACHE_IGNORE_HTTP_CODES = [301, 302, 303, 307, 308, 400, 401, 403, 404, 408, 429,
@@ -57,7 +57,12 @@ DOWNLOAD_HANDLERS = {
     "https": "crawler.scraping.resolver.GuardedDownloadHandler",
     "s3": None, "ftp": None, "file": None, "data": None,
 }
-DOWNLOADER_MIDDLEWARES = {"crawler.scraping.middlewares.SafeTargetsMiddleware": 50}
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.scraping.middlewares.SafeTargetsMiddleware": 50,
+    # The HTTP cache without error recovery: a source's health comes from the network.
+    "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
+    "crawler.scraping.httpcache.NetworkTruthCacheMiddleware": 900,
+}
 # crawl.allow_private_networks: internal networks links may reach with the guard on.
 NEWSWATCH_ALLOW_PRIVATE_NETWORKS: list[str] = []
 # An IHostnameResolver class (built from_crawler) to resolve with instead of the

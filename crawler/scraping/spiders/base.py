@@ -60,6 +60,11 @@ class NewswatchSpider(scrapy.Spider):
         """Errback: count and log the failure; the rest of the crawl goes on."""
         self.context.error(describe_failure(failure))
 
+    def source_unreachable(self, failure: Failure) -> None:
+        """Errback of the source's own URL: the run fails, whatever the cache holds."""
+        self.context.source_failed = True
+        self.failed(failure)
+
     def not_html(self, response: Response) -> None:
         ctype = (response.headers.get(b"Content-Type") or b"?").decode("latin-1")
         self.context.error(f"not an HTML page (Content-Type {ctype}): {response.url}")

@@ -7,6 +7,7 @@ so a report is never dropped because its site is down or refuses crawlers.
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import email.utils
 import hashlib
@@ -59,6 +60,14 @@ def _stated_day(text: str | None) -> str | None:
         return None
 
 
+def is_web_url(url: str | None) -> bool:
+    """An http(s) URL that parses ("http://[bad" does not: it is no link)."""
+    try:
+        return bool(url) and urlsplit(url).scheme in ("http", "https")
+    except ValueError:
+        return False
+
+
 def entry_report(entry: Any, source: str) -> FetchedReport:
     """The feed item as a report of its own (used when its page is out of reach)."""
     contents = entry.get("content") or []
@@ -69,8 +78,8 @@ def entry_report(entry: Any, source: str) -> FetchedReport:
     text = text or title or ""  # a headline-only item is still a report
     link = entry.get("link")
     guid = entry.get("id") or None
-    if not (link and urlsplit(link).scheme in ("http", "https")):
-        if guid and urlsplit(guid).scheme in ("http", "https"):
+    if not is_web_url(link):
+        if is_web_url(guid):
             link = guid
         else:
             key = guid or f"{title}\n{text}"
@@ -87,20 +96,44 @@ def entry_report(entry: Any, source: str) -> FetchedReport:
     )
 
 
+def _parse_feed(body: bytes, headers: dict[str, str], source: str, max_items: int
+                ) -> tuple[Any, list[tuple[Any, FetchedReport]]]:
+    """The parsed feed and its first ``max_items`` entries with their fallback reports."""
+    feed = feedparser.parse(body, response_headers=headers)
+    return feed, [(entry, entry_report(entry, source)) for entry in feed.entries[:max_items]]
+
+
+def _looks_like_html(body: bytes) -> bool:
+    head = body[:2048].lstrip().lower()
+    if b"<rss" in head or b"<feed" in head or b"<rdf" in head:
+        return False
+    return head.startswith((b"<!doctype html", b"<html"))
+
+
 class FeedSpider(NewswatchSpider):
     name = "feed"
 
     async def start(self) -> AsyncIterator[Any]:
-        yield scrapy.Request(self.source.url, callback=self.parse, errback=self.failed,
-                             dont_filter=True)
+        yield scrapy.Request(self.source.url, callback=self.parse,
+                             errback=self.source_unreachable, dont_filter=True)
 
-    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+    async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[Any]:
         headers = {k.decode("latin-1").lower(): v[0].decode("latin-1")
                    for k, v in response.headers.items() if v}
         # feedparser resolves relative item links against Content-Location; without
         # it, "/news/story.html" would stay relative and never be fetched.
         headers.setdefault("content-location", response.url)
-        feed = feedparser.parse(response.body, response_headers=headers)
+        # Parsing (and turning item HTML into text) is pure Python and can take
+        # seconds on a pathological feed: a thread keeps the event loop, and with it
+        # every other source, going.
+        feed, items = await asyncio.to_thread(
+            _parse_feed, response.body, headers, self.source.name, self.source.max_items)
+        if not feed.entries and _looks_like_html(response.body):
+            self.context.source_failed = True
+            ctype = (response.headers.get(b"Content-Type") or b"?").decode("latin-1")
+            self.context.error(f"malformed feed: not a feed but an HTML page (Content-Type "
+                               f"{ctype}); is the URL the feed's own? {response.url}")
+            return
         if feed.bozo and not feed.entries:
             reason = getattr(feed, "bozo_exception", None) or "no items"
             self.context.error(f"malformed feed ({reason}): {response.url}")
@@ -108,19 +141,20 @@ class FeedSpider(NewswatchSpider):
         if feed.bozo:
             self.logger.warning("feed %s is not well-formed (%s); using the %d items found",
                                 response.url, feed.bozo_exception, len(feed.entries))
-        for entry in feed.entries[: self.source.max_items]:
-            fallback = entry_report(entry, self.source.name)
+        for entry, fallback in items:
             link = entry.get("link")
             if not self.source.fetch_articles:
                 yield fallback
-            elif not link or urlsplit(link).scheme not in ("http", "https"):
+            elif not is_web_url(link):
                 self.logger.info("feed item without a fetchable link archived from the feed: %s",
                                  fallback.title)
                 self.context.counts.fallbacks += 1
                 yield fallback
             elif self.should_visit(link):
+                # dont_filter: items whose links redirect to one URL are each stored
+                # (under their own link), not dropped as duplicates of the first.
                 yield scrapy.Request(link, callback=self.parse_article, errback=self.article_failed,
-                                     cb_kwargs={"entry": fallback})
+                                     cb_kwargs={"entry": fallback}, dont_filter=True)
 
     def parse_article(self, response: Response, entry: FetchedReport) -> Iterator[FetchedReport]:
         if not is_html(response):

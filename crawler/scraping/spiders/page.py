@@ -16,8 +16,8 @@ class PageSpider(NewswatchSpider):
     name = "page"
 
     async def start(self) -> AsyncIterator[Any]:
-        yield scrapy.Request(self.source.url, callback=self.parse, errback=self.failed,
-                             dont_filter=True)
+        yield scrapy.Request(self.source.url, callback=self.parse,
+                             errback=self.source_unreachable, dont_filter=True)
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[FetchedReport]:
         if not is_html(response):
