@@ -45,13 +45,16 @@ stories:
   - name: us-iraq-coalition
     match: {{all: [Iraq], any: [coalition, withdrawal, troops, drawdown]}}
     trackers:
-      - {{name: us-troops-iraq, label: US troops in Iraq, kind: troops,
-         about: [Iraq, Iraqi, Baghdad, Erbil, Kurdistan, Anbar], not_about: [Syria, Syrian]}}
-      - {{name: coalition-members, label: Coalition members, kind: members, about: [coalition]}}
-      - {{name: coalition-end, label: Coalition mission end, kind: timeline,
-         about: [coalition, mission], cues: [end, conclude, until, through, complete]}}
-      - {{name: withdrawal-start, label: Withdrawal start, kind: timeline,
-         about: [withdrawal, withdraw, drawdown], cues: [begin, commence, start]}}
+      - {{name: us-troops-iraq, label: US troops in Iraq, kind: troops, role: current,
+         actor: [us, coalition], place: Iraq}}
+      - {{name: us-troops-iraq-planned, label: Planned US troop level in Iraq, kind: troops,
+         role: planned, actor: [us, coalition], place: Iraq, within: true}}
+      - {{name: mission-end-federal-iraq, label: End of the coalition mission in federal Iraq,
+         kind: timeline, event: phase-end}}
+      - {{name: presence-end, label: End of the remaining coalition presence, kind: timeline,
+         event: [final, elsewhere]}}
+      - {{name: coalition-members, label: Global Coalition members, kind: members,
+         actor: coalition}}
 alerts:
   mailbox: alerts.mbox
   every: 1s
