@@ -14,40 +14,29 @@ from typing import Any
 
 import pytest
 import yaml
+from support.archives import build_archive
 
 from crawler.archive.browse import make_datasette, metadata
-from crawler.archive.store import Archive
 
 REPORTS = [
     ("http://wire.test/a", "wire", "2024-09-06", "U.S.-Iraq talks",
      "About 2,500 U.S. troops are in Iraq, officials said."),
     ("http://state.test/b", "state", "2025-10-01", "Drawdown begins",
-     "Fewer than 2,000 troops will remain in Iraq."),
+     "Fewer than 2,000 U.S. troops now remain in Iraq, the Pentagon said."),
 ]
 
 
 @pytest.fixture
 def archive_path(tmp_path: Path) -> Path:
-    path = tmp_path / "newswatch.db"
-    archive = Archive.open(path)
-    facts = {
-        "http://wire.test/a": {"display": "~2,500", "value": "2500"},
-        "http://state.test/b": {"display": "<2,000", "value": "2000"},
-    }
-    for url, source, published, title, text in REPORTS:
-        fact = {"story": "s", "tracker": "us-troops-iraq", "kind": "troops", **facts[url],
-                "sentence": text, "published": published, "evaluated": 1}
-        archive.store({"url": url, "source": source, "published": published, "title": title,
-                       "text": text, "facts": [fact]})
-    new_fact = archive.scalar("SELECT id FROM facts WHERE display = '<2,000'")
-    archive.db.table("changes").insert({
-        "story": "s", "tracker": "us-troops-iraq", "kind": "troops", "type": "change",
-        "old_display": "~2,500", "new_display": "<2,000", "new_fact_id": new_fact,
-        "detected_at": "2025-10-01T17:00:00+00:00",
-    })
-    archive.db.conn.commit()
-    archive.close()
-    return path
+    """Two reports evaluated by the real detector: a baseline, then a confirmed change."""
+    config = tmp_path / "archive-config.yaml"
+    config.write_text(yaml.safe_dump({
+        "archive": str(tmp_path / "newswatch.db"),
+        "sources": [{"name": "wire", "type": "feed", "url": "http://127.0.0.1:9/feed.xml"}],
+        "stories": [{"name": "s", "match": {"all": ["Iraq"]}, "trackers": [
+            {"name": "us-troops-iraq", "kind": "troops", "place": "Iraq"}]}],
+    }), encoding="utf-8")
+    return build_archive(config, REPORTS)
 
 
 def run(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -80,7 +69,8 @@ def test_canned_query_with_a_parameter(archive_path: Path) -> None:
     assert page.status_code == 200
     assert "~2,500" in page.text and "&lt;2,000" in page.text
     data = get(ds, "/newswatch/tracker_history.json?tracker=us-troops-iraq&_shape=array").json()
-    assert [(r["value"], r["change"]) for r in data] == [("~2,500", None), ("<2,000", "change")]
+    assert [(r["value"], r["change"]) for r in data] == [
+        ("~2,500", "baseline"), ("<2,000", "change")]
     found = get(ds, "/newswatch/search.json?q=U.S.-Iraq&_shape=array").json()
     assert [r["id"] for r in found] == [1] and "[U.S.-Iraq]" in found[0]["snippet"]
     assert get(ds, "/newswatch/search.json?q=&_shape=array").json() == []

@@ -18,6 +18,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 from sitesrv import SiteServer, copy_site
+from support.archives import build_archive
 
 from crawler.archive import queries
 from crawler.archive.store import Archive, ReadOnlyQuery
@@ -82,41 +83,11 @@ def fact_id(db: Any, url: str, display: str, *, current: bool = True) -> int:
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    """config.yaml plus an archive: 4 documents (one revised), facts, 2 changes."""
+    """config.yaml plus an archive built by the real detector: 4 documents (one revised),
+    a baseline, a change confirmed by its attribution to officials, a revision."""
     path = write_config(tmp_path)
-    archive = Archive.open(tmp_path / "newswatch.db")
-    for r in REPORTS:
-        archive.store(report(*r, config_path=path))
     drawdown = REPORTS[2]
-    archive.store(report(*drawdown[:4], REVISED, config_path=path))
-    db = archive.db
-    with db.atomic():
-        db.table("changes").insert({
-            "story": STORY["name"], "tracker": "us-troops-iraq", "kind": "troops",
-            "type": "baseline", "new_value": "2500", "new_display": "~2,500",
-            "new_fact_id": fact_id(db, REPORTS[1][0], "~2,500"),
-            "detected_at": "2025-09-27T10:00:00+00:00",
-        })
-        change = db.table("changes").insert({
-            "story": STORY["name"], "tracker": "us-troops-iraq", "kind": "troops",
-            "type": "change", "old_value": "2500", "new_value": "2000",
-            "old_display": "~2,500", "new_display": "<2,000",
-            "old_fact_id": fact_id(db, REPORTS[1][0], "~2,500"),
-            "new_fact_id": fact_id(db, drawdown[0], "<2,000", current=False),
-            "detected_at": "2025-10-01T16:10:00+00:00",
-        }).last_pk
-        db.table("corroborations").insert_all([
-            {"change_id": change, "fact_id": fact_id(db, drawdown[0], "<2,000", current=False)},
-        ])
-        db.table("changes").insert({
-            "story": STORY["name"], "tracker": "us-troops-iraq", "kind": "troops",
-            "type": "revision", "old_value": "2000", "new_value": "1500",
-            "old_display": "<2,000", "new_display": "<1,500",
-            "new_fact_id": fact_id(db, drawdown[0], "<1,500"),
-            "detected_at": "2025-10-02T09:00:00+00:00",
-            "diff": json.dumps([["delete", "2,000"], ["insert", "1,500"]]),
-        })
-    archive.close()
+    build_archive(path, [*REPORTS, (*drawdown[:4], REVISED)])
     return path
 
 
@@ -255,7 +226,8 @@ def test_facts_history_marks_changes_and_revisions(config: Path) -> None:
         ("2024-09-06", "~2,500"), ("2024-09-27", "~2,500"),
         ("2025-10-01", "<2,000"), ("2025-10-01", "<1,500"),
     ]
-    assert [r["change_type"] for r in rows] == [None, "baseline", "change", "revision"]
+    # the first report set the baseline; the next repeats it (a corroboration)
+    assert [r["change_type"] for r in rows] == ["baseline", None, "change", "revision"]
     assert [r["current"] for r in rows] == [True, True, False, True]
     assert rows[0]["source"] == "wire" and rows[0]["url"] == "http://wire.test/talks"
     assert "900" not in {r["value"] for r in rows}  # Syria's figure is not_about
@@ -275,8 +247,8 @@ def test_facts_history_on_a_terminal_draws_a_timeline(config: Path,
     # the values change detection set: the baseline, the change, then the revision (dated
     # when the edited text was fetched), which is the current value
     assert len(timeline) == 3
-    assert timeline[0].startswith("2024-09-27") and "~2,500" in timeline[0]
-    assert "━" in timeline[0] and "1 report" in timeline[0]
+    assert timeline[0].startswith("2024-09-06") and "~2,500" in timeline[0]
+    assert "━" in timeline[0] and "2 reports" in timeline[0]  # the baseline and its repeat
     assert timeline[1].startswith("2025-10-01") and "<2,000" in timeline[1]
     with sqlite3.connect(config.parent / "newswatch.db") as conn:
         fetched = conn.execute("SELECT max(fetched_at) FROM versions").fetchone()[0]
@@ -385,7 +357,7 @@ def test_changes_lists_evidence_and_corroborations(config: Path) -> None:
     assert [(r["type"], r["old_display"], r["new_display"]) for r in rows] == [
         ("revision", "<2,000", "<1,500"), ("change", "~2,500", "<2,000")]
     change = rows[1]
-    assert change["corroborations"] == 1 and change["source"] == "wire"
+    assert change["corroborations"] == 0 and change["source"] == "wire"
     assert change["url"] == "http://wire.test/drawdown"
     assert "fewer than 2,000" in change["sentence"]
     only = jsonl(run(config, "changes", "--type", "change", "--json"))
@@ -394,11 +366,12 @@ def test_changes_lists_evidence_and_corroborations(config: Path) -> None:
         "revision"
     assert run(config, "changes", "--story", "other", "--json").exit_code == 2
     table = tsv(run(config, "changes"))
-    assert table[1]["change"] == "~2,500 → <2,000" and table[1]["corroborations"] == "1"
+    assert table[1]["change"] == "~2,500 → <2,000" and table[1]["corroborations"] == "0"
     assert run(config, "changes", "--type", "bogus").exit_code == 2
     baselines = jsonl(run(config, "changes", "--type", "baseline", "--json"))
-    assert [(r["old_display"], r["new_display"]) for r in baselines] == [(None, "~2,500")]
-    assert tsv(run(config, "changes", "--type", "baseline"))[0]["change"] == "~2,500"
+    assert [(r["tracker"], r["new_display"], r["corroborations"]) for r in baselines] == [
+        ("coalition-end", "Sep 2025", 0), ("us-troops-iraq", "~2,500", 1)]  # newest first
+    assert tsv(run(config, "changes", "--type", "baseline"))[1]["change"] == "~2,500"
 
 
 # ---------------------------------------------------------------- sql and export
@@ -459,7 +432,7 @@ def test_export_formats_and_output_file(config: Path, tmp_path: Path) -> None:
     lines = jsonl(run(config, "export", "--format", "jsonl"))
     assert len(lines) == 4 and lines[0]["url"] == "http://wire.test/talks"
     array = json.loads(run(config, "export", "--format", "json", "--table", "changes").stdout)
-    assert [c["type"] for c in array] == ["baseline", "change", "revision"]
+    assert [c["type"] for c in array] == ["baseline", "baseline", "change", "revision"]
     out = tmp_path / "facts.csv"
     assert run(config, "export", "--format", "csv", "--table", "facts", "--output", str(out)
                ).exit_code == 0

@@ -1,0 +1,35 @@
+"""Archives for query and view tests, built the way the product builds them.
+
+Reports are stored through ``Archive.store`` with their facts (as the crawl pipeline does)
+and evaluated by the real change detector after each one, in the order given: no change
+row is written by hand, so every row a test reads is one the detector can produce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from crawler.archive.store import Archive
+from crawler.changes.detector import detect_changes
+from crawler.config.model import load_config
+from crawler.extraction.analysis import fact_rows, matching_stories
+
+#: (url, source, published, title, text); the same url again is a revision of that report
+Report = tuple[str, str, str, str, str]
+
+
+def build_archive(config_path: Path, reports: Iterable[Report]) -> Path:
+    """Store and evaluate each report in turn; returns the archive's path."""
+    config = load_config(config_path, environ={})
+    archive = Archive.open(config.archive)
+    try:
+        for url, source, published, title, text in reports:
+            stories = matching_stories(title, text, config.stories)
+            archive.store({"url": url, "source": source, "title": title, "text": text,
+                           "published": published, "stories": [s.name for s in stories],
+                           "facts": fact_rows(text, published, stories, title)})
+            detect_changes(archive, config)
+    finally:
+        archive.close()
+    return config.archive
