@@ -28,14 +28,12 @@ import socket
 import ssl
 import threading
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
@@ -287,16 +285,3 @@ class WebhookSink:
             self._cond.notify_all()
             return self._failures.popleft() if self._failures else (200, None)
 
-
-@pytest.fixture
-def smtp_sink() -> Iterator[SMTPSink]:
-    """A running plain SMTP sink (no TLS, no AUTH)."""
-    with SMTPSink() as sink:
-        yield sink
-
-
-@pytest.fixture
-def webhook_sink() -> Iterator[WebhookSink]:
-    """A running webhook sink."""
-    with WebhookSink() as sink:
-        yield sink

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 import yaml
+from alert_servers import SMTPSink, WebhookSink
 from click.testing import CliRunner, Result
+from newssite import NewsSite
 from sitesrv import SiteServer, copy_site
 
 # Crawl settings for tests: fast failure, no politeness delays, still robots and the cache.
@@ -40,6 +42,30 @@ def site(tmp_path: Path) -> Iterator[SiteServer]:
     """A copy of tests/fixtures/sites in tmp_path (tests may edit it), served on 127.0.0.1."""
     with SiteServer(copy_site(tmp_path / "site")) as server:
         yield server
+
+
+@pytest.fixture
+def news_site(tmp_path: Path) -> Iterator[NewsSite]:
+    """A news site whose feed lists every article published so far (tests/newssite.py)."""
+    root = tmp_path / "news-site"
+    root.mkdir()
+    site = NewsSite(root)
+    yield site
+    site.server.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SMTPSink]:
+    """A running plain SMTP server that records every message (aiosmtpd)."""
+    with SMTPSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def hook() -> Iterator[WebhookSink]:
+    """A running HTTP endpoint standing in for Slack's webhook; records every request."""
+    with WebhookSink() as sink:
+        yield sink
 
 
 def write_config(tmp_path: Path, sources: list[dict[str, Any]], **sections: Any) -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import mailbox
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,16 +35,8 @@ def message() -> Message:
     return render(change, make_message_id(42, change))
 
 
-@pytest.fixture
-def smtp() -> Iterator[SMTPSink]:
-    with SMTPSink() as sink:
-        yield sink
 
 
-@pytest.fixture
-def hook() -> Iterator[WebhookSink]:
-    with WebhookSink() as sink:
-        yield sink
 
 
 @pytest.fixture(scope="module")

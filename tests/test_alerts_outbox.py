@@ -51,16 +51,8 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def smtp() -> Iterator[SMTPSink]:
-    with SMTPSink() as sink:
-        yield sink
 
 
-@pytest.fixture
-def hook() -> Iterator[WebhookSink]:
-    with WebhookSink() as sink:
-        yield sink
 
 
 def _email(port: int) -> EmailChannel:

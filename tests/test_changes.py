@@ -27,34 +27,13 @@ from crawler.changes.rules import same_value
 from crawler.cli.main import cli
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Any:
-    root = tmp_path / "site"
-    root.mkdir()
-    s = NewsSite(root)
-    yield s
-    s.server.stop()
-
-
-@pytest.fixture
-def smtp() -> Any:
-    with SMTPSink() as sink:
-        yield sink
-
-
-@pytest.fixture
-def slack() -> Any:
-    with WebhookSink() as hook:
-        yield hook
-
-
-def write_config(tmp_path: Path, site: NewsSite, smtp_port: int, slack_url: str) -> Path:
+def write_config(tmp_path: Path, news_site: NewsSite, smtp_port: int, slack_url: str) -> Path:
     config = tmp_path / "config.yaml"
     config.write_text(
         f"""archive: {tmp_path / 'archive.db'}
 crawl: {{timeout: 2, retries: 0, autothrottle: false, cache_dir: {tmp_path / 'cache'}}}
 sources:
-  - {{name: news, type: feed, url: "{site.server.url}/feed.xml", revisit: 0}}
+  - {{name: news, type: feed, url: "{news_site.server.url}/feed.xml", revisit: 0}}
 stories:
   - name: us-iraq-coalition
     match: {{all: [Iraq], any: [coalition, troops]}}
@@ -113,31 +92,31 @@ def test_same_value_rules() -> None:
     assert not same_value(sept, dec, 0.05)  # end of 2026 does
 
 
-def test_fact_changes_alert_once_per_channel(tmp_path: Path, site: NewsSite, smtp: SMTPSink,
-                                             slack: WebhookSink) -> None:
-    config = write_config(tmp_path, site, smtp.port, slack.url)
+def test_fact_changes_alert_once_per_channel(tmp_path: Path, news_site: NewsSite, smtp: SMTPSink,
+                                             hook: WebhookSink) -> None:
+    config = write_config(tmp_path, news_site, smtp.port, hook.url)
 
-    site.publish(BASELINE)
+    news_site.publish(BASELINE)
     assert newswatch(config, "crawl").exit_code == 0
-    assert smtp.messages == [] and slack.requests == []  # baselines are not alerts
+    assert smtp.messages == [] and hook.requests == []  # baselines are not alerts
     assert {r[0] for r in rows(tmp_path, "SELECT type FROM changes")} == {"baseline"}
 
-    site.publish(MOVED)
+    news_site.publish(MOVED)
     result = newswatch(config, "crawl")
     assert result.exit_code == 0, result.output
     mails = smtp.wait_for(2)
     subjects = sorted(m["Subject"] for m in mails)
     assert subjects == ["Coalition mission end: Sep 2025 → Sep 2026",
                         "US troops in Iraq: ~2,500 → <2,000"]
-    assert len(slack.requests) == 2
-    assert all("blocks" in r.json for r in slack.requests)
+    assert len(hook.requests) == 2
+    assert all("blocks" in r.json for r in hook.requests)
     body = next(m for m in mails if "troops" in m["Subject"]).get_body(("plain",)).get_content()
     assert "fewer than 2,000 troops" in body and "/news/a2.html" in body
     assert "/news/a1.html" in body  # the old value's source
 
-    site.publish(REPEATS)
+    news_site.publish(REPEATS)
     assert newswatch(config, "crawl").exit_code == 0
-    assert len(smtp.messages) == 2 and len(slack.requests) == 2  # no new alerts
+    assert len(smtp.messages) == 2 and len(hook.requests) == 2  # no new alerts
     corroborations = rows(
         tmp_path,
         "SELECT c.tracker, count(*) FROM corroborations k JOIN changes c ON c.id = k.change_id "
@@ -145,23 +124,23 @@ def test_fact_changes_alert_once_per_channel(tmp_path: Path, site: NewsSite, smt
     )
     assert corroborations == [("coalition-end", 2), ("us-troops-iraq", 2)]
 
-    site.publish(STALE)
+    news_site.publish(STALE)
     assert newswatch(config, "crawl").exit_code == 0
-    assert len(smtp.messages) == 2 and len(slack.requests) == 2
+    assert len(smtp.messages) == 2 and len(hook.requests) == 2
     conflicts = rows(tmp_path, "SELECT tracker, old_display, new_display FROM changes "
                                "WHERE type = 'conflict'")
     assert conflicts == [("us-troops-iraq", "<2,000", "~2,500")]
 
     # The article is edited: its figure moves, a revision alert carries the diff.
     slug, date, title, body_text = MOVED[0]
-    site.edit(slug, date, title, body_text.replace("fewer than 2,000", "fewer than 1,500"))
+    news_site.edit(slug, date, title, body_text.replace("fewer than 2,000", "fewer than 1,500"))
     assert newswatch(config, "crawl").exit_code == 0
     mails = smtp.wait_for(3)
     revision = mails[2]
     assert revision["Subject"] == "US troops in Iraq: article revised, <2,000 → <1,500"
     text = revision.get_body(("plain",)).get_content()
     assert "1,500" in text and "2,000" in text
-    assert len(slack.requests) == 3
+    assert len(hook.requests) == 3
     (diff,) = rows(tmp_path, "SELECT diff FROM changes WHERE type = 'revision'")[0]
     ops = json.loads(diff)
     assert ["delete", "2,000"] in [[op, t.strip()] for op, t in ops]
@@ -171,17 +150,17 @@ def test_fact_changes_alert_once_per_channel(tmp_path: Path, site: NewsSite, smt
     assert statuses == [("sent", 6)]
     # Nothing new: one more crawl sends nothing.
     assert newswatch(config, "crawl").exit_code == 0
-    assert len(smtp.messages) == 3 and len(slack.requests) == 3
+    assert len(smtp.messages) == 3 and len(hook.requests) == 3
 
 
-def test_smtp_down_then_up_delivers_exactly_once(tmp_path: Path, site: NewsSite,
-                                                slack: WebhookSink) -> None:
+def test_smtp_down_then_up_delivers_exactly_once(tmp_path: Path, news_site: NewsSite,
+                                                hook: WebhookSink) -> None:
     port = free_port()
-    config = write_config(tmp_path, site, port, slack.url)
-    site.publish(BASELINE)
+    config = write_config(tmp_path, news_site, port, hook.url)
+    news_site.publish(BASELINE)
     assert newswatch(config, "crawl").exit_code == 0
-    site.publish(MOVED)
-    slack.fail_next(1, status=500)
+    news_site.publish(MOVED)
+    hook.fail_next(1, status=500)
     result = newswatch(config, "crawl")  # SMTP is down; Slack answers 500 once
     assert result.exit_code == 0, result.output
     pending = rows(tmp_path, "SELECT channel, status, attempts, last_error FROM alerts "
@@ -196,21 +175,22 @@ def test_smtp_down_then_up_delivers_exactly_once(tmp_path: Path, site: NewsSite,
         result = newswatch(config, "alerts", "send", "--now")
         assert result.exit_code == 0, result.output
         assert len(smtp.wait_for(2)) == 2
-        assert len(slack.requests) == 3  # 500, then 2 delivered
+        assert len(hook.requests) == 3  # 500, then 2 delivered
         # Again: nothing left to send, nothing sent twice.
         assert newswatch(config, "alerts", "send", "--now").exit_code == 0
-        assert len(smtp.messages) == 2 and len(slack.requests) == 3
+        assert len(smtp.messages) == 2 and len(hook.requests) == 3
     ids = [m["Message-ID"] for m in smtp.messages]
     assert len(set(ids)) == 2
 
 
-def test_slack_429_retry_after_sets_next_attempt(tmp_path: Path, site: NewsSite, smtp: SMTPSink,
-                                                slack: WebhookSink) -> None:
-    config = write_config(tmp_path, site, smtp.port, slack.url)
-    site.publish(BASELINE)
+def test_slack_429_retry_after_sets_next_attempt(tmp_path: Path, news_site: NewsSite,
+                                                smtp: SMTPSink,
+                                                hook: WebhookSink) -> None:
+    config = write_config(tmp_path, news_site, smtp.port, hook.url)
+    news_site.publish(BASELINE)
     newswatch(config, "crawl")
-    site.publish(MOVED[:1])
-    slack.fail_next(5, status=429, retry_after=120)
+    news_site.publish(MOVED[:1])
+    hook.fail_next(5, status=429, retry_after=120)
     newswatch(config, "crawl")
     waits = rows(tmp_path, "SELECT next_attempt, last_error FROM alerts "
                            "WHERE channel = 'slack' AND status = 'pending'")
@@ -235,13 +215,13 @@ class KillingSMTPSink(SMTPSink):
 
 
 def test_kill_between_sending_and_recording_sends_no_duplicate(
-    tmp_path: Path, site: NewsSite, slack: WebhookSink
+    tmp_path: Path, news_site: NewsSite, hook: WebhookSink
 ) -> None:
     with KillingSMTPSink() as smtp:
-        config = write_config(tmp_path, site, smtp.port, slack.url)
-        site.publish(BASELINE)
+        config = write_config(tmp_path, news_site, smtp.port, hook.url)
+        news_site.publish(BASELINE)
         assert newswatch(config, "crawl").exit_code == 0
-        site.publish(MOVED[:1])
+        news_site.publish(MOVED[:1])
         # Crawl without delivering: alerts are queued in the outbox.
         smtp_stop_port = smtp.port
         smtp.stop()
@@ -278,14 +258,14 @@ def test_kill_between_sending_and_recording_sends_no_duplicate(
         assert {s for (s,) in states} == {"sent"}
 
 
-def test_failed_alerts_can_be_queued_again(tmp_path: Path, site: NewsSite,
-                                          slack: WebhookSink) -> None:
+def test_failed_alerts_can_be_queued_again(tmp_path: Path, news_site: NewsSite,
+                                          hook: WebhookSink) -> None:
     port = free_port()
-    config = write_config(tmp_path, site, port, slack.url)
+    config = write_config(tmp_path, news_site, port, hook.url)
     config.write_text(config.read_text().replace("attempts: 4", "attempts: 1"))
-    site.publish(BASELINE)
+    news_site.publish(BASELINE)
     newswatch(config, "crawl")
-    site.publish(MOVED[:1])
+    news_site.publish(MOVED[:1])
     newswatch(config, "crawl")  # SMTP is down: one attempt allowed, the alerts give up
     assert rows(tmp_path, "SELECT DISTINCT status FROM alerts WHERE channel = 'email'") == [
         ("failed",)]
@@ -337,27 +317,27 @@ def test_one_report_with_old_and_new_figure(tmp_path: Path) -> None:
     archive.close()
 
 
-def test_alerts_test_command_uses_the_real_channels(tmp_path: Path, site: NewsSite,
-                                                     smtp: SMTPSink, slack: WebhookSink) -> None:
-    config = write_config(tmp_path, site, smtp.port, slack.url)
+def test_alerts_test_command_uses_the_real_channels(tmp_path: Path, news_site: NewsSite,
+                                                     smtp: SMTPSink, hook: WebhookSink) -> None:
+    config = write_config(tmp_path, news_site, smtp.port, hook.url)
     result = newswatch(config, "alerts", "test")
     assert result.exit_code == 0, result.output
     assert "email: sent" in result.output and "slack: sent" in result.output
     assert smtp.wait_for(1)[0]["Subject"].startswith("[test] ")
-    assert len(slack.requests) == 1
+    assert len(hook.requests) == 1
 
     only = newswatch(config, "alerts", "test", "slack")
-    assert only.exit_code == 0 and len(slack.requests) == 2 and len(smtp.messages) == 1
+    assert only.exit_code == 0 and len(hook.requests) == 2 and len(smtp.messages) == 1
 
     unknown = newswatch(config, "alerts", "test", "pager")
     assert unknown.exit_code == 2
     assert "unknown channel 'pager'; configured: email, slack" in unknown.output
 
-    slack.fail_next(1, status=500)
+    hook.fail_next(1, status=500)
     failing = newswatch(config, "alerts", "test", "slack")
     assert failing.exit_code == 1
     assert "slack: FAILED" in failing.output
-    assert slack.url not in failing.output  # the webhook URL is a secret
+    assert hook.url not in failing.output  # the webhook URL is a secret
 
 
 def _detector_config(tmp_path: Path, changes: str = "") -> Any:
@@ -539,32 +519,32 @@ def test_an_older_report_does_not_refine_the_current_value(tmp_path: Path) -> No
     assert out[3] == [("conflict", "2026", "Dec 2025", 0)]
 
 
-def test_a_sources_first_crawl_is_history_not_alerts(tmp_path: Path, site: NewsSite,
-                                                     smtp: SMTPSink, slack: WebhookSink) -> None:
-    config = write_config(tmp_path, site, smtp.port, slack.url)
-    site.publish(BASELINE + MOVED)  # months of reports already in the feed
+def test_a_sources_first_crawl_is_history_not_alerts(tmp_path: Path, news_site: NewsSite,
+                                                     smtp: SMTPSink, hook: WebhookSink) -> None:
+    config = write_config(tmp_path, news_site, smtp.port, hook.url)
+    news_site.publish(BASELINE + MOVED)  # months of reports already in the feed
     assert newswatch(config, "crawl").exit_code == 0
     recorded = rows(tmp_path, "SELECT type, old_display, new_display FROM changes "
                               "WHERE type != 'baseline' ORDER BY id")
     assert ("change", "~2,500", "<2,000") in recorded
     assert rows(tmp_path, "SELECT count(*) FROM alerts") == [(0,)]
-    assert smtp.messages == [] and slack.requests == []
+    assert smtp.messages == [] and hook.requests == []
     slug, date, title, body = MOVED[0]
-    site.publish([("a9", "2025-11-01", "US cuts forces again",
+    news_site.publish([("a9", "2025-11-01", "US cuts forces again",
                    body.replace("fewer than 2,000", "fewer than 1,200"))])
     assert newswatch(config, "crawl").exit_code == 0
     assert [m["Subject"] for m in smtp.wait_for(1)] == ["US troops in Iraq: <2,000 → <1,200"]
 
 
 def test_an_edit_of_an_article_the_first_crawl_archived_alerts(
-        tmp_path: Path, site: NewsSite, smtp: SMTPSink, slack: WebhookSink) -> None:
+        tmp_path: Path, news_site: NewsSite, smtp: SMTPSink, hook: WebhookSink) -> None:
     """Only the facts a first crawl found are history; a later edit is news."""
-    config = write_config(tmp_path, site, smtp.port, slack.url)
-    site.publish(BASELINE + MOVED)
+    config = write_config(tmp_path, news_site, smtp.port, hook.url)
+    news_site.publish(BASELINE + MOVED)
     assert newswatch(config, "crawl").exit_code == 0
     assert smtp.messages == []  # the first crawl: history
     slug, date, title, body = MOVED[0]
-    site.edit(slug, date, title, body.replace("fewer than 2,000", "fewer than 1,500"))
+    news_site.edit(slug, date, title, body.replace("fewer than 2,000", "fewer than 1,500"))
     assert newswatch(config, "crawl").exit_code == 0
     mails = smtp.wait_for(1)
     assert [m["Subject"] for m in mails] == [
@@ -572,29 +552,29 @@ def test_an_edit_of_an_article_the_first_crawl_archived_alerts(
     assert "1,500" in mails[0].get_body(("plain",)).get_content()
 
 
-def test_a_watched_page_alerts_every_edit_with_its_diff(tmp_path: Path, site: NewsSite,
-                                                       smtp: SMTPSink, slack: WebhookSink
+def test_a_watched_page_alerts_every_edit_with_its_diff(tmp_path: Path, news_site: NewsSite,
+                                                       smtp: SMTPSink, hook: WebhookSink
                                                        ) -> None:
     """A `page` source keeps the page monitor's promise: an edit of its text alerts."""
     body = "Opening hours of the embassy consular section: Monday to Thursday. " * 3
-    site.server.publish("notice.html", f"<html><body><article><h1>Consular notice</h1>"
+    news_site.server.publish("notice.html", f"<html><body><article><h1>Consular notice</h1>"
                                        f"<p>{body}</p><p>{body}</p></article></body></html>")
-    config = write_config(tmp_path, site, smtp.port, slack.url)
+    config = write_config(tmp_path, news_site, smtp.port, hook.url)
     text = config.read_text().replace(
         "sources:\n", f"sources:\n  - {{name: notice, type: page, url: "
-                      f"'{site.server.url}/notice.html', revisit: 0}}\n")
+                      f"'{news_site.server.url}/notice.html', revisit: 0}}\n")
     config.write_text(text)
     assert newswatch(config, "crawl", "--source", "notice").exit_code == 0
     assert smtp.messages == []  # first crawl: the page's first version
     edited = body.replace("Thursday", "Friday")
-    site.server.edit("notice.html", f"<html><body><article><h1>Consular notice</h1>"
+    news_site.server.edit("notice.html", f"<html><body><article><h1>Consular notice</h1>"
                                     f"<p>{edited}</p><p>{body}</p></article></body></html>")
     assert newswatch(config, "crawl", "--source", "notice").exit_code == 0
     mails = smtp.wait_for(1)
     assert [m["Subject"] for m in mails] == ["Consular notice (notice): page revised"]
     text = mails[0].get_body(("plain",)).get_content()
     assert "Friday" in text and "/notice.html" in text
-    assert len(slack.requests) == 1
+    assert len(hook.requests) == 1
     # an unchanged re-check is not an edit
     assert newswatch(config, "crawl", "--source", "notice").exit_code == 0
     assert len(smtp.messages) == 1
@@ -697,22 +677,22 @@ def test_a_failed_first_run_does_not_end_the_first_crawl(tmp_path: Path) -> None
 
 
 def test_a_watched_page_edit_that_moves_a_tracked_fact_alerts_once(
-        tmp_path: Path, site: NewsSite, smtp: SMTPSink, slack: WebhookSink) -> None:
+        tmp_path: Path, news_site: NewsSite, smtp: SMTPSink, hook: WebhookSink) -> None:
     def page(figure: str) -> str:
         body = (f"The United States has {figure} troops in Iraq, a senior defense official "
                 f"said. " + FILLER)
         return (f"<html><body><article><h1>US posture in Iraq</h1><p>{body}</p>"
                 f"<p>{FILLER}</p></article></body></html>")
 
-    site.server.publish("posture.html", page("approximately 2,500"))
-    config = write_config(tmp_path, site, smtp.port, slack.url)
+    news_site.server.publish("posture.html", page("approximately 2,500"))
+    config = write_config(tmp_path, news_site, smtp.port, hook.url)
     config.write_text(config.read_text().replace(
         "sources:\n", f"sources:\n  - {{name: posture, type: page, url: "
-                      f"'{site.server.url}/posture.html', revisit: 0}}\n"))
+                      f"'{news_site.server.url}/posture.html', revisit: 0}}\n"))
     assert newswatch(config, "crawl", "--source", "posture").exit_code == 0
-    site.server.edit("posture.html", page("fewer than 2,000"))
+    news_site.server.edit("posture.html", page("fewer than 2,000"))
     assert newswatch(config, "crawl", "--source", "posture").exit_code == 0
     mails = smtp.wait_for(1)
     assert [m["Subject"] for m in mails] == [
         "US troops in Iraq: article revised, ~2,500 → <2,000"]  # not a second "page revised"
-    assert len(slack.requests) == 1
+    assert len(hook.requests) == 1

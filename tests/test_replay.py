@@ -123,17 +123,10 @@ def test_replay_reports_a_bad_line(tmp_path: Path) -> None:
     assert "bad.jsonl line 2: not JSON" in result.output and "Traceback" not in result.output
 
 
-@pytest.fixture
-def news(tmp_path: Path) -> Any:
-    root = tmp_path / "site"
-    root.mkdir()
-    s = NewsSite(root)
-    yield s
-    s.server.stop()
 
 
 def test_a_crawl_and_a_replay_of_the_same_reports_write_the_same_changes(
-        tmp_path: Path, news: NewsSite) -> None:
+        tmp_path: Path, news_site: NewsSite) -> None:
     reports = [
         ("r1", "2025-01-10", "US posture in Iraq",
          "The United States has approximately 2,500 troops in Iraq, officials said."),
@@ -144,13 +137,14 @@ def test_a_crawl_and_a_replay_of_the_same_reports_write_the_same_changes(
         ("r4", "2025-03-01", "Background on Iraq",
          "The United States has approximately 2,500 troops in Iraq."),
     ]
-    news.publish(reports)
+    news_site.publish(reports)
     config = tmp_path / "crawl.yaml"
     config.write_text(
         f"archive: {tmp_path / 'crawl.db'}\n"
         f"crawl: {{timeout: 2, retries: 0, autothrottle: false, extract_workers: 1, "
         f"cache_dir: {tmp_path / 'cache'}}}\n"
-        f"sources: [{{name: news, type: feed, url: '{news.server.url}/feed.xml'}}]\n" + STORY,
+        f"sources: [{{name: news, type: feed, url: '{news_site.server.url}/feed.xml'}}]\n"
+        + STORY,
         encoding="utf-8")
     result = CliRunner().invoke(cli, ["-q", "--config", str(config), "crawl"],
                                 catch_exceptions=False)
@@ -159,8 +153,8 @@ def test_a_crawl_and_a_replay_of_the_same_reports_write_the_same_changes(
     with sqlite3.connect(tmp_path / "crawl.db") as conn:
         texts = dict(conn.execute("SELECT d.url, v.text FROM documents d "
                                   "JOIN versions v ON v.id = d.current_version"))
-    rows = [{"url": f"{news.server.url}/news/{slug}.html", "date": day, "source": "news",
-             "title": title, "text": texts[f"{news.server.url}/news/{slug}.html"]}
+    rows = [{"url": f"{news_site.server.url}/news/{slug}.html", "date": day, "source": "news",
+             "title": title, "text": texts[f"{news_site.server.url}/news/{slug}.html"]}
             for slug, day, title, _ in reports]
     _replay(_config(tmp_path), _jsonl(tmp_path / "r.jsonl", rows), "--keep",
             str(tmp_path / "kept"))

@@ -7,36 +7,27 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from alert_servers import SMTPSink
 from click.testing import CliRunner
 from newssite import BASELINE, MOVED, NewsSite
+from support.service import Service
+from support.waits import wait_until
 
 from crawler.cli.main import cli
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[NewsSite]:
-    root = tmp_path / "site"
-    root.mkdir()
-    s = NewsSite(root)
-    yield s
-    s.server.stop()
-
-
-def write_config(tmp_path: Path, site: NewsSite, smtp_port: int) -> Path:
+def write_config(tmp_path: Path, news_site: NewsSite, smtp_port: int) -> Path:
     config = tmp_path / "config.yaml"
     config.write_text(
         f"""archive: {tmp_path / 'archive.db'}
 crawl: {{timeout: 2, retries: 0, autothrottle: false}}
 service: {{jitter: 0, grace: 5}}
 sources:
-  - {{name: news, type: feed, url: "{site.server.url}/feed.xml", every: 1s, revisit: 0}}
-  - {{name: dead, type: feed, url: "{site.server.url}/missing/feed.xml", every: 1s}}
+  - {{name: news, type: feed, url: "{news_site.server.url}/feed.xml", every: 1s, revisit: 0}}
+  - {{name: dead, type: feed, url: "{news_site.server.url}/missing/feed.xml", every: 1s}}
 stories:
   - name: us-iraq-coalition
     match: {{all: [Iraq], any: [coalition, troops]}}
@@ -65,14 +56,6 @@ def query(tmp_path: Path, sql: str) -> list[tuple[Any, ...]]:
         conn.close()
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 30, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what or condition}")
 
 
 def descendants(pid: int) -> list[int]:
@@ -97,14 +80,12 @@ def runs_per_source(tmp_path: Path) -> dict[str, int]:
                                 "GROUP BY source"))
 
 
-def test_service_runs_schedules_alerts_and_stops_cleanly(tmp_path: Path, site: NewsSite) -> None:
-    site.publish(BASELINE)
+def test_service_runs_schedules_alerts_and_stops_cleanly(tmp_path: Path,
+                                                         news_site: NewsSite) -> None:
+    news_site.publish(BASELINE)
     with SMTPSink() as smtp:
-        config = write_config(tmp_path, site, smtp.port)
-        service = subprocess.Popen(
-            [sys.executable, "-m", "crawler", "--config", str(config), "run"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
+        config = write_config(tmp_path, news_site, smtp.port)
+        service = Service(config, tmp_path / "service.log")
         try:
             # Both sources run repeatedly; the failing one does not stop the other.
             wait_until(lambda: all(n >= 2 for n in runs_per_source(tmp_path).values())
@@ -122,7 +103,7 @@ def test_service_runs_schedules_alerts_and_stops_cleanly(tmp_path: Path, site: N
             assert "another newswatch process" in second.output
 
             # A change published while the service runs is alerted.
-            site.publish(MOVED[:1])
+            news_site.publish(MOVED[:1])
             mails = smtp.wait_for(1, timeout=30)
             assert mails[0]["Subject"] == "US troops in Iraq: ~2,500 → <2,000"
 
@@ -133,9 +114,9 @@ def test_service_runs_schedules_alerts_and_stops_cleanly(tmp_path: Path, site: N
         finally:
             start = time.monotonic()
             service.send_signal(signal.SIGTERM)
-            out, err = service.communicate(timeout=15)
+            code, err = service.stop(timeout=15)
         assert time.monotonic() - start < 10
-        assert service.returncode == 0, err
+        assert code == 0, err
         assert "service stopped" in err
         assert len(smtp.messages) == 1  # exactly once
     # The lock is released: a crawl can run now.
@@ -143,13 +124,10 @@ def test_service_runs_schedules_alerts_and_stops_cleanly(tmp_path: Path, site: N
                                     "news"]).exit_code == 0
 
 
-def test_sighup_reloads_config(tmp_path: Path, site: NewsSite) -> None:
-    site.publish(BASELINE)
-    config = write_config(tmp_path, site, 1)
-    service = subprocess.Popen(
-        [sys.executable, "-m", "crawler", "--config", str(config), "run"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+def test_sighup_reloads_config(tmp_path: Path, news_site: NewsSite) -> None:
+    news_site.publish(BASELINE)
+    config = write_config(tmp_path, news_site, 1)
+    service = Service(config, tmp_path / "service.log")
     try:
         wait_until(lambda: runs_per_source(tmp_path).get("news", 0) >= 1, what="a first run")
         text = config.read_text().replace("  - {name: dead,", "  - {name: dead2,")
@@ -165,16 +143,16 @@ def test_sighup_reloads_config(tmp_path: Path, site: NewsSite) -> None:
                    what="runs after a bad reload")
     finally:
         service.send_signal(signal.SIGTERM)
-        _, err = service.communicate(timeout=15)
-    assert service.returncode == 0, err
+        code, err = service.stop(timeout=15)
+    assert code == 0, err
     assert "config reload failed" in err
 
 
 def test_sigkill_mid_run_loses_nothing_and_sends_no_duplicate(tmp_path: Path,
-                                                              site: NewsSite) -> None:
-    site.publish(BASELINE)
+                                                              news_site: NewsSite) -> None:
+    news_site.publish(BASELINE)
     with SMTPSink() as smtp:
-        config = write_config(tmp_path, site, smtp.port)
+        config = write_config(tmp_path, news_site, smtp.port)
 
         def start() -> subprocess.Popen[str]:
             return subprocess.Popen(
@@ -183,7 +161,7 @@ def test_sigkill_mid_run_loses_nothing_and_sends_no_duplicate(tmp_path: Path,
 
         service = start()
         wait_until(lambda: query(tmp_path, "SELECT 1 FROM changes"), what="the baseline")
-        site.publish(MOVED[:1])
+        news_site.publish(MOVED[:1])
         smtp.wait_for(1, timeout=30)
         wait_until(lambda: query(tmp_path, "SELECT 1 FROM alerts WHERE status = 'sent'"),
                    what="the alert recorded as sent")
@@ -211,25 +189,23 @@ def test_sigkill_mid_run_loses_nothing_and_sends_no_duplicate(tmp_path: Path,
         assert query(tmp_path, "SELECT status FROM alerts") == [("sent",)]
 
 
-def test_sigterm_cuts_a_hung_crawl_after_the_grace_period(tmp_path: Path, site: NewsSite) -> None:
-    site.publish(BASELINE)
-    site.server.delay("/feed.xml", 30)  # the source hangs
-    config = write_config(tmp_path, site, 1)
+def test_sigterm_cuts_a_hung_crawl_after_the_grace_period(tmp_path: Path,
+                                                          news_site: NewsSite) -> None:
+    news_site.publish(BASELINE)
+    news_site.server.delay("/feed.xml", 30)  # the source hangs
+    config = write_config(tmp_path, news_site, 1)
     config.write_text(config.read_text().replace("grace: 5", "grace: 1")
                       .replace("timeout: 2", "timeout: 60"))
-    service = subprocess.Popen(
-        [sys.executable, "-m", "crawler", "--config", str(config), "run"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    service = Service(config, tmp_path / "service.log")
     try:
         wait_until(lambda: query(tmp_path, "SELECT 1 FROM runs WHERE source = 'news' "
                                            "AND status = 'running'"), what="a hung run")
     finally:
         started = time.monotonic()
         service.send_signal(signal.SIGTERM)
-        _, err = service.communicate(timeout=20)
+        code, err = service.stop(timeout=20)
     assert time.monotonic() - started < 8
-    assert service.returncode == 0, err
+    assert code == 0, err
     assert "cut short after the grace period" in err
     statuses = {s for (s,) in query(tmp_path, "SELECT status FROM runs WHERE source = 'news'")}
     assert statuses == {"interrupted"}

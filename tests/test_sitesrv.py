@@ -30,10 +30,6 @@ def get(url: str, headers: dict | None = None, timeout: float = 5):
         return err.code, err.headers, err.read()
 
 
-@pytest.fixture
-def site(tmp_path):
-    with SiteServer(copy_site(tmp_path / "site")) as srv:
-        yield srv
 
 
 def test_directory_index_and_content_types(site):
