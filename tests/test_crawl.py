@@ -7,6 +7,7 @@ process; the CLI tests go through click's CliRunner, and one test runs the insta
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import subprocess
@@ -681,3 +682,17 @@ def test_newswatch_crawl_command_end_to_end(tmp_path, site):
         on_topic = conn.execute(
             "SELECT count(*) FROM documents WHERE stories LIKE '%us-iraq-coalition%'").fetchone()
     assert on_topic == (3 + 3,)  # 3 briefings + 3 wire items
+
+
+def test_reactor_plumbing_reaches_what_it_needs_in_this_twisted() -> None:
+    """The two Twisted internals newswatch relies on exist in the installed version."""
+    from crawler.scraping.reactor import _reactor_loop, run_on_reactor
+
+    async def running_loop() -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    loop = run_on_reactor(running_loop())  # installs the asyncio reactor if needed
+    from twisted.internet import reactor  # (after: importing it first installs another)
+
+    assert _reactor_loop(reactor) is loop
+    assert callable(reactor._stopThreadPool)  # type: ignore[attr-defined]

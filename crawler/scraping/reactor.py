@@ -36,7 +36,7 @@ def run_on_reactor(coro: Coroutine[Any, Any, T], interruptible: bool = False) ->
 
     if not reactor.running:
         reactor.startRunning(installSignalHandlers=False)
-    loop = reactor._asyncioEventloop
+    loop = _reactor_loop(reactor)
     if not interruptible or threading.current_thread() is not threading.main_thread():
         return loop.run_until_complete(coro)
     task = loop.create_task(coro)
@@ -68,4 +68,26 @@ def shutdown_reactor() -> None:
     from twisted.internet import reactor
 
     if getattr(reactor, "threadpool", None) is not None:
-        reactor._stopThreadPool()
+        _stop_thread_pool(reactor)
+
+
+# Twisted's asyncio reactor keeps two things newswatch needs without a public accessor.
+# Each is reached in exactly one place, and fails loudly if Twisted moves it.
+
+
+def _reactor_loop(reactor: Any) -> asyncio.AbstractEventLoop:
+    """The asyncio loop the reactor runs on (Scrapy reads the same attribute)."""
+    loop = getattr(reactor, "_asyncioEventloop", None)
+    if not isinstance(loop, asyncio.AbstractEventLoop):
+        raise RuntimeError("Twisted's asyncio reactor no longer exposes its event loop "
+                           "(AsyncioSelectorReactor._asyncioEventloop); see scraping/reactor.py")
+    return loop
+
+
+def _stop_thread_pool(reactor: Any) -> None:
+    """Stop the reactor's thread pool only (the public shutdown would also stop the loop)."""
+    stop = getattr(reactor, "_stopThreadPool", None)
+    if stop is None:
+        raise RuntimeError("Twisted's reactor no longer has _stopThreadPool(); see "
+                           "scraping/reactor.py")
+    stop()

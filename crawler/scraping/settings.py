@@ -90,7 +90,6 @@ EXTENSIONS_BASE = {
     "crawler.scraping.throttle.RevalidationThrottle": 0,
 }
 LOG_LEVEL = "WARNING"
-REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
 
 
