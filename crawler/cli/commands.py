@@ -324,3 +324,55 @@ def demo(state: State, workdir: Path) -> None:
         click.echo(f"  newswatch --config {cfg} {example}")
     if not result.alerts_sent:
         sys.exit(1)
+
+
+@cli.command()
+@pass_state
+@library_errors
+def check(state: State) -> None:
+    """Check the archive: database and full-text index integrity, unfinished runs and sends."""
+    import sqlite3
+
+    from crawler.archive.lock import writer_pid
+    from crawler.archive.queries import fts_problem, integrity_problems, unfinished_rows
+    from crawler.archive.store import Archive, ArchiveUnusable
+
+    path = state.config.archive
+    problems: list[str] = []
+    try:
+        archive = Archive.open_readonly(path)
+    except ArchiveUnusable as e:
+        problems.append(str(e).replace("run `newswatch check`, ", ""))
+    else:
+        try:
+            problems += integrity_problems(archive.db)
+            if not problems:  # a damaged file fails every later check the same way
+                fts = fts_problem(str(path))
+                problems += [fts] if fts else []
+                writer = writer_pid(path)
+                try:
+                    runs, sending = unfinished_rows(archive.db)
+                except sqlite3.DatabaseError as e:
+                    problems.append(f"runs and alerts not checked: {e}")
+                    runs, sending = [], []
+                if writer is not None:
+                    click.echo(f"a newswatch process (pid {writer}) is writing to the archive: "
+                               f"{len(runs)} run(s) running, {len(sending)} alert(s) sending")
+                else:
+                    problems += [
+                        f"run {r['id']} of {r['source']} (started {r['started']}) was left "
+                        "'running' by a process that stopped; the next crawl or service start "
+                        "marks it interrupted" for r in runs]
+                    problems += [
+                        f"alert {a['id']} ({a['channel']}, change {a['change_id']}) was left "
+                        "'sending': it may or may not have been delivered; the next crawl or "
+                        "service start marks it unknown (not resent)" for a in sending]
+        finally:
+            archive.close()
+    if not problems:
+        click.echo(f"{path}: ok")
+        return
+    for problem in problems:
+        click.echo(f"problem: {problem}")
+    click.echo(f"{path}: {len(problems)} problem(s)")
+    sys.exit(1)
