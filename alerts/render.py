@@ -16,6 +16,7 @@ import hashlib
 import html
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +27,7 @@ __all__ = [
     "make_message_id",
     "render",
     "sample_change",
+    "trial_change",
 ]
 
 
@@ -379,4 +381,27 @@ def sample_change() -> ChangeRecord:
             ),
         ),
         detected_at="2025-09-12T18:05:00+00:00",
+    )
+
+
+def trial_change(tracker: str = "sample-tracker", title: str = "Sample tracker",
+                 kind: str = "troops", story: str = "") -> ChangeRecord:
+    """A clearly marked test change for ``alerts test``, about one of the user's trackers
+    (or a neutral sample): made-up values, example.org links, nothing that reads as news."""
+    old, new = {"timeline": ("Sep 2025", "Dec 2025"),
+                "members": ("~80", "~60")}.get(kind, ("~1,000", "~900"))
+    base = "https://example.org/newswatch-test"
+
+    def report(value: str, which: str) -> Report:
+        return Report(
+            value=value,
+            sentence=f"Test alert: a made-up {which} value ({value}) of {title}; "
+                     "no report said this.",
+            source="newswatch-test", title=f"newswatch test alert ({which} value)",
+            url=f"{base}/{which}", published=None)
+
+    return ChangeRecord(
+        change_id=0, story=story, tracker=tracker, tracker_title=title, kind=kind,
+        type="test", old=report(old, "old"), new=report(new, "new"), corroborating=(),
+        detected_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )

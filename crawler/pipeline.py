@@ -66,14 +66,21 @@ def repair_facts(archive: Archive, config: Config) -> int:
     return done
 
 
-def after_crawl(archive: Archive, config: Config) -> PassResult:
-    """Facts repair, change detection and alert delivery."""
+def detect(archive: Archive, config: Config) -> PassResult:
+    """Facts repair and change detection: the alerts they raise are queued, not sent."""
     from crawler.changes.detector import detect_changes
-    from crawler.delivery import deliver_alerts
 
     result = PassResult()
     result.repaired = repair_facts(archive, config)
     result.changes = detect_changes(archive, config)
+    return result
+
+
+def after_crawl(archive: Archive, config: Config) -> PassResult:
+    """Facts repair, change detection and alert delivery."""
+    from crawler.delivery import deliver_alerts
+
+    result = detect(archive, config)
     result.delivery = deliver_alerts(archive, config)
     return result
 

@@ -2,14 +2,17 @@
 
 One process, one asyncio loop: APScheduler's AsyncIOScheduler and Scrapy (on
 Twisted's asyncio reactor) share it. Each source is one job (``max_instances=1``,
-``coalesce``, jitter); alert retries have a job of their own. Change detection
-and delivery (which may block on SMTP) run in a worker thread with their own
-archive connection, one at a time.
+``coalesce``, jitter). After a crawl, change detection runs in a worker thread
+with its own archive connection, one at a time. Alert delivery has a thread of
+its own (:class:`Deliverer`): a crawl only wakes it, so a channel that hangs
+(until its timeout) never holds up a crawl; the alert-retry job wakes it too.
 
-Signals: SIGTERM/SIGINT stop scheduling and give the running crawls
-``service.grace`` seconds to finish their in-flight items; a second signal exits
-at once (the archive is the source of truth, the next start repairs). SIGHUP
-reloads config.yaml (a bad file is logged and the old config kept).
+Signals: SIGTERM/SIGINT stop scheduling and give the running crawls and the
+delivery in progress ``service.grace`` seconds to finish; a delivery still hung
+after that is abandoned (its alert stays 'sending' and is marked 'unknown' at the
+next start, as after a kill). A second signal exits at once (the archive is the
+source of truth, the next start repairs). SIGHUP reloads config.yaml (a bad file
+is logged and the old config kept).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import asyncio
 import logging
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +31,7 @@ from crawler.archive.lock import ArchiveLock
 from crawler.archive.store import Archive
 from crawler.config.model import Config, ConfigError, Source, load_config
 from crawler.extraction.pages import Extractor
-from crawler.pipeline import after_crawl, recover
+from crawler.pipeline import detect, recover
 from crawler.scraping.crawl import crawl_sources
 
 log = logging.getLogger(__name__)
@@ -44,6 +49,57 @@ def _trigger(source: Source, jitter: int) -> Any:
     return IntervalTrigger(seconds=every.total_seconds(), jitter=limit or None, timezone=UTC)
 
 
+class Deliverer:
+    """Alert delivery in its own daemon thread: ``wake()`` asks for a pass, never waits.
+
+    Each pass opens its own archive connection and delivers what is due with the
+    config current at that moment. ``stop(timeout)`` lets the pass in progress finish
+    for at most ``timeout`` seconds and says whether it did.
+    """
+
+    def __init__(self, config: Callable[[], Config]):
+        self._config = config
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="alert-delivery", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float) -> bool:
+        """Stop after the current pass; True if the thread ended within ``timeout``."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread.ident is None:  # never started
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            try:
+                self.deliver(self._config())
+            except Exception:  # one failed pass never ends delivery
+                log.exception("alert delivery failed")
+
+    @staticmethod
+    def deliver(config: Config) -> None:
+        from crawler.delivery import deliver_alerts
+
+        archive = Archive.open(config.archive)
+        try:
+            deliver_alerts(archive, config)
+        finally:
+            archive.close()
+
+
 class Service:
     """``Service(config).run()`` runs until stopped by a signal (or ``stop()``)."""
 
@@ -55,7 +111,8 @@ class Service:
         self.scheduler: Any = None
         self._stopping: asyncio.Event | None = None
         self._signals = 0
-        self._post_lock: asyncio.Lock | None = None
+        self._detect_lock: asyncio.Lock | None = None
+        self.deliverer = Deliverer(lambda: self.config)
         self._active: set[asyncio.Task[Any]] = set()
         self._threads: set[asyncio.Future[Any]] = set()
 
@@ -68,7 +125,7 @@ class Service:
         lock.acquire()  # ArchiveBusy: another instance owns this archive
         loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        self._post_lock = asyncio.Lock()
+        self._detect_lock = asyncio.Lock()
         self.archive = Archive.open(self.config.archive)
         try:
             recover(self.archive)
@@ -76,19 +133,27 @@ class Service:
             self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
             self._schedule()
             self.scheduler.start()
+            self.deliverer.start()
+            self.deliverer.wake()  # what a previous process left due
             for sig, handler in ((signal.SIGTERM, self._on_stop), (signal.SIGINT, self._on_stop),
                                  (signal.SIGHUP, self._on_reload)):
                 loop.add_signal_handler(sig, handler)
             log.info("service started: %d source(s), archive %s (pid %d)",
                      len(self.config.sources), self.config.archive, os.getpid())
             await self._stopping.wait()
-            await self._shutdown()
+            abandoned = await self._shutdown()
+        except BaseException:
+            abandoned = not self.deliverer.stop(0)
+            raise
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             self.extractor.close()
             self.archive.close()
-            lock.release()
+            # A delivery abandoned in flight may still record its outcome: the lock
+            # stays held until this process exits, so no new writer sees that row.
+            if not abandoned:
+                lock.release()
             log.info("service stopped")
 
     def stop(self) -> None:
@@ -120,8 +185,13 @@ class Service:
         self._schedule(previous)
         log.info("config reloaded: %d source(s)", len(config.sources))
 
-    async def _shutdown(self) -> None:
+    async def _shutdown(self) -> bool:
+        """Let crawls and the delivery in progress finish within the grace period.
+
+        Returns True if a delivery had to be abandoned (it is still in flight).
+        """
         self.scheduler.pause()  # no new runs; running ones go on (shutdown would cancel them)
+        deadline = time.monotonic() + self.config.service.grace
         if self._active:
             _, pending = await asyncio.wait(set(self._active), timeout=self.config.service.grace)
             for task in pending:
@@ -132,6 +202,13 @@ class Service:
         if self._threads:
             await asyncio.gather(*self._threads, return_exceptions=True)
         self.scheduler.shutdown(wait=False)
+        left = max(0.0, deadline - time.monotonic())
+        if await asyncio.to_thread(self.deliverer.stop, left):
+            return False
+        log.warning("alert delivery still in progress after the grace period: abandoned; "
+                    "an alert being sent stays 'sending' and is marked 'unknown' at the "
+                    "next start (not resent)")
+        return True
 
     # ------------------------------------------------------------------ jobs
 
@@ -172,7 +249,7 @@ class Service:
                 log.info("[%s run %d] %s: %d fetched, %d new, %d revised, %d errors",
                          run.source, run.run_id, run.status, c.fetched, c.new_documents,
                          c.new_versions, c.errors)
-            await self._post_process()
+            await self._detect()
         except asyncio.CancelledError:
             raise
         except Exception:  # one failing source never stops the service
@@ -182,28 +259,26 @@ class Service:
             self._record_next_run(name)
 
     async def _alerts_job(self) -> None:
-        try:
-            await self._post_process()
-        except Exception:
-            log.exception("alert delivery failed")
+        self.deliverer.wake()  # retries that came due; never waits for the delivery
 
-    async def _post_process(self) -> None:
-        """Detect changes and deliver alerts in a thread (SMTP may block), one at a time."""
-        assert self._post_lock is not None
-        async with self._post_lock:
+    async def _detect(self) -> None:
+        """Detect changes in a thread, one pass at a time, then wake the delivery."""
+        assert self._detect_lock is not None
+        async with self._detect_lock:
             # Shielded and tracked: a cancelled job must not release the archive
-            # lock while its thread is still delivering alerts.
+            # lock while its thread is still writing changes.
             work = asyncio.get_running_loop().run_in_executor(
-                None, self._post_process_sync, self.config)
+                None, self._detect_sync, self.config)
             self._threads.add(work)
             work.add_done_callback(self._threads.discard)
             await asyncio.shield(work)
+        self.deliverer.wake()
 
     @staticmethod
-    def _post_process_sync(config: Config) -> None:
+    def _detect_sync(config: Config) -> None:
         archive = Archive.open(config.archive)
         try:
-            result = after_crawl(archive, config)
+            result = detect(archive, config)
         finally:
             archive.close()
         for change in result.changes:

@@ -285,3 +285,31 @@ class WebhookSink:
             self._cond.notify_all()
             return self._failures.popleft() if self._failures else (200, None)
 
+class HangingWebhookSink(WebhookSink):
+    """A webhook that records each request, then never answers until ``release()`` or stop:
+    a channel that hangs (the client's own timeout is what ends the request)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._released = threading.Event()
+        self.hanging = 0  # requests being held right now
+
+    def release(self) -> None:
+        """Answer the held requests (and every later one) at once."""
+        self._released.set()
+
+    def stop(self) -> None:
+        """Release the held requests, then shut the server down."""
+        self._released.set()
+        super().stop()
+
+    def _record(self, request: RecordedRequest) -> tuple[int, float | None]:
+        answer = super()._record(request)
+        with self._cond:
+            self.hanging += 1
+        try:
+            self._released.wait()
+        finally:
+            with self._cond:
+                self.hanging -= 1
+        return answer

@@ -51,3 +51,26 @@ class ArchiveLock:
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         self.release()
+
+
+def writer_pid(archive: Path) -> int | None:
+    """The pid of the live process holding ``archive``'s writer lock, or None if none does.
+
+    Probes with a shared, non-blocking ``flock``: it fails only while a writer holds the
+    exclusive lock. The probe holds nothing afterwards.
+    """
+    path = Path(str(archive) + ".lock")
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # no lock file: no writer ever started here
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            return int(holder) if holder.isdigit() else -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)

@@ -639,3 +639,56 @@ def archive_counts(db: sqlite_utils.Database) -> dict[str, Any]:
         "alerts": {k: alerts.get(k, 0) for k in ("pending", "sending", "sent", "failed",
                                                  "unknown")},
     }
+
+
+# ---------------------------------------------------------------------- check
+
+
+def integrity_problems(db: sqlite_utils.Database) -> list[str]:
+    """What SQLite's ``PRAGMA integrity_check`` finds (pages, indexes), one line each."""
+    try:
+        rows = [r[0] for r in db.execute("PRAGMA integrity_check").fetchall()]
+    except sqlite3.DatabaseError as e:
+        return [f"the database file is damaged: {e}"]
+    return [] if rows == ["ok"] else [f"database: {r}" for r in rows]
+
+
+def fts_problem(path: str) -> str | None:
+    """Whether the full-text index agrees with the versions it indexes (None: it does).
+
+    FTS5's 'integrity-check' (rank 1: against the content table too) is a statement on
+    the index table, so it runs in a transaction that is rolled back: nothing is written.
+    """
+    try:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    except sqlite3.Error as e:
+        return f"full-text index not checked: {e}"
+    try:
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("BEGIN")
+        try:
+            conn.execute("INSERT INTO versions_fts(versions_fts, rank) "
+                         "VALUES('integrity-check', 1)")
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+    except sqlite3.OperationalError as e:
+        if "readonly" in str(e) or "read-only" in str(e):
+            return None  # read-only media: nothing can have changed it since it was written
+        return f"full-text index (versions_fts) not checked: {e}"
+    except sqlite3.DatabaseError as e:
+        return (f"full-text index (versions_fts) does not match the versions it indexes ({e}); "
+                "stop newswatch and rebuild it: sqlite3 ARCHIVE \"INSERT INTO "
+                "versions_fts(versions_fts) VALUES('rebuild')\"")
+    finally:
+        conn.close()
+    return None
+
+
+def unfinished_rows(db: sqlite_utils.Database) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(runs left 'running', alerts left 'sending'): only a live writer should have any."""
+    runs = list(db.query("SELECT id, source, started FROM runs WHERE status = 'running' "
+                         "ORDER BY id"))
+    alerts = list(db.query("SELECT id, change_id, channel FROM alerts WHERE status = 'sending' "
+                           "ORDER BY id"))
+    return runs, alerts

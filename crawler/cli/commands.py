@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -79,6 +80,8 @@ def crawl(state: State, source_names: tuple[str, ...], as_json: bool) -> None:
             extractor.close()
     rows = [
         {"source": r.source, "run": r.run_id, "status": r.status, **asdict(r.counts),
+         # unchanged: re-checked and found unchanged; not_rechecked: not due (`revisit`)
+         "unchanged": r.counts.unchanged - r.not_rechecked, "not_rechecked": r.not_rechecked,
          "details": list(r.details), "stopped": r.stopped}
         for r in result.runs
     ]
@@ -139,10 +142,11 @@ def _print_crawl_summary(rows: list[dict[str, Any]]) -> None:
 
     lost = any(r["lost"] for r in rows)
     table(
-        ["source", "status", "fetched", "new", "revised", "unchanged", "fallbacks", "errors",
-         *(["not stored"] if lost else [])],
+        ["source", "status", "fetched", "new", "revised", "unchanged", "not re-checked",
+         "fallbacks", "errors", *(["not stored"] if lost else [])],
         [[r["source"], r["status"], r["fetched"], r["new_documents"], r["new_versions"],
-          r["unchanged"], r["fallbacks"], r["errors"], *([r["lost"]] if lost else [])]
+          r["unchanged"], r["not_rechecked"], r["fallbacks"], r["errors"],
+          *([r["lost"]] if lost else [])]
          for r in rows],
     )
     for r in rows:
@@ -192,7 +196,9 @@ def alerts_send(state: State, ignore_backoff: bool, retry_failed: bool,
 @library_errors
 def alerts_test(state: State, channel: str | None) -> None:
     """Send a sample alert through the configured channels (or one CHANNEL)."""
-    from alerts.render import render, sample_change
+    from uuid import uuid4
+
+    from alerts.render import render, trial_change
     from crawler.delivery import build_channels
 
     channels = build_channels(state.config.alerts)
@@ -200,13 +206,18 @@ def alerts_test(state: State, channel: str | None) -> None:
         raise UsageProblem("no alert channels configured (alerts: email, slack, apprise, mailbox)")
     if channel is not None and channel not in channels:
         raise UsageProblem(f"unknown channel {channel!r}; configured: {', '.join(channels)}")
-    change = sample_change()
+    # About the user's own first tracker (or a neutral sample), clearly marked as a test.
+    story, tracker = next(((s, t) for s in state.config.stories for t in s.trackers),
+                          (None, None))
+    change = trial_change(tracker.name, tracker.title, tracker.kind, story.name) \
+        if tracker and story else trial_change()
     failed = False
     for name, ch in channels.items():
         if channel is not None and name != channel:
             continue
         try:
-            ch.send(render(change, f"<test-{name}-{change.change_id}@newswatch>"))
+            # A fresh Message-ID each time: mail systems drop a repeated one as a duplicate.
+            ch.send(render(change, f"<test-{name}-{uuid4().hex}@newswatch>"))
         except Exception as e:  # report every channel's outcome, then fail
             failed = True
             click.echo(f"{name}: FAILED: {type(e).__name__}: {e}", err=True)
@@ -235,6 +246,20 @@ def run(state: State) -> None:
         raise unusable(state.config.archive, e) from None
 
 
+def this_command() -> str:
+    """How to run this same newswatch again from a shell: ``newswatch`` when that name
+    on PATH is this program, else its full path, else ``python -m crawler``."""
+    import shutil
+
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if argv0 is not None and argv0.name == "newswatch":
+        found = shutil.which("newswatch")
+        if found and Path(found).resolve() == argv0.resolve():
+            return "newswatch"
+        return shlex.quote(str(argv0.resolve()))
+    return f"{shlex.quote(sys.executable)} -m crawler"
+
+
 def _reload(state: State) -> Config:
     from crawler.config.model import load_config
 
@@ -249,10 +274,15 @@ def _reload(state: State) -> Config:
 @library_errors
 def status(state: State, as_json: bool) -> None:
     """Per-source last run, result, next run and error streak; alerts; archive size."""
+    from datetime import UTC, datetime
+
+    from crawler.archive.lock import writer_pid
     from crawler.archive.queries import archive_counts, source_status
     from crawler.archive.store import Archive
 
     config = state.config
+    writer = writer_pid(config.archive)
+    now = datetime.now(UTC).isoformat(timespec="seconds")  # as the archive writes times
     archive = Archive.open_readonly(config.archive)
     try:
         known = source_status(archive.db)
@@ -262,6 +292,10 @@ def status(state: State, as_json: bool) -> None:
     rows: list[dict[str, Any]] = []
     for source in config.sources:
         r = known.get(source.name, {})
+        # A next run is a service's plan: without a live writer, or already past, it is
+        # only what a stopped service had planned.
+        if writer is None or (r.get("next_run") or "") < now:
+            r = {**r, "next_run": None}
         rows.append({
             "source": source.name, "type": source.type, "enabled": source.enabled,
             "last_run": r.get("last_run"), "last_status": r.get("last_status"),
@@ -272,6 +306,7 @@ def status(state: State, as_json: bool) -> None:
         "archive": str(config.archive),
         "archive_bytes": sum(p.stat().st_size for p in config.archive.parent.glob(
             config.archive.name + "*") if p.suffix not in (".lock", ".reserve")),
+        "writer_pid": writer,
         **counts,
     }
     if as_json:
@@ -283,6 +318,12 @@ def status(state: State, as_json: bool) -> None:
           [[r["source"] + ("" if r["enabled"] else " (disabled)"), r["last_run"],
             r["last_status"], r["next_run"], r["error_streak"], (r["last_error"] or "")[:80]]
            for r in rows])
+    if writer is None:
+        click.echo("service: not running (no newswatch process holds the archive; "
+                   "start it with `newswatch run`)")
+    else:
+        click.echo(f"service: a newswatch process (pid {writer}) holds the archive "
+                   "(the service, or a crawl or alerts send in progress)")
     a = summary["alerts"]
     click.echo(f"alerts: {a['pending']} pending, {a['failed']} failed, {a['unknown']} unknown "
                f"(interrupted while sending), {a['sent']} sent")
@@ -321,6 +362,58 @@ def demo(state: State, workdir: Path) -> None:
     click.echo("\nThe archive stays for you to query, e.g.:")
     for example in ("changes", "facts history us-troops-iraq", 'search "troops"', "status",
                     "browse"):
-        click.echo(f"  newswatch --config {cfg} {example}")
+        click.echo(f"  {this_command()} --config {shlex.quote(str(cfg))} {example}")
     if not result.alerts_sent:
         sys.exit(1)
+
+
+@cli.command()
+@pass_state
+@library_errors
+def check(state: State) -> None:
+    """Check the archive: database and full-text index integrity, unfinished runs and sends."""
+    import sqlite3
+
+    from crawler.archive.lock import writer_pid
+    from crawler.archive.queries import fts_problem, integrity_problems, unfinished_rows
+    from crawler.archive.store import Archive, ArchiveUnusable
+
+    path = state.config.archive
+    problems: list[str] = []
+    try:
+        archive = Archive.open_readonly(path)
+    except ArchiveUnusable as e:
+        problems.append(str(e).replace("run `newswatch check`, ", ""))
+    else:
+        try:
+            problems += integrity_problems(archive.db)
+            if not problems:  # a damaged file fails every later check the same way
+                fts = fts_problem(str(path))
+                problems += [fts] if fts else []
+                writer = writer_pid(path)
+                try:
+                    runs, sending = unfinished_rows(archive.db)
+                except sqlite3.DatabaseError as e:
+                    problems.append(f"runs and alerts not checked: {e}")
+                    runs, sending = [], []
+                if writer is not None:
+                    click.echo(f"a newswatch process (pid {writer}) is writing to the archive: "
+                               f"{len(runs)} run(s) running, {len(sending)} alert(s) sending")
+                else:
+                    problems += [
+                        f"run {r['id']} of {r['source']} (started {r['started']}) was left "
+                        "'running' by a process that stopped; the next crawl or service start "
+                        "marks it interrupted" for r in runs]
+                    problems += [
+                        f"alert {a['id']} ({a['channel']}, change {a['change_id']}) was left "
+                        "'sending': it may or may not have been delivered; the next crawl or "
+                        "service start marks it unknown (not resent)" for a in sending]
+        finally:
+            archive.close()
+    if not problems:
+        click.echo(f"{path}: ok")
+        return
+    for problem in problems:
+        click.echo(f"problem: {problem}")
+    click.echo(f"{path}: {len(problems)} problem(s)")
+    sys.exit(1)

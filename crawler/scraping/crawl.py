@@ -52,6 +52,9 @@ class CrawlContext:
     progress: Callable[[CrawlContext], None] | None = None
     source_failed: bool = False  # the source's own URL (feed, listing, page) failed
     stopped: str | None = None  # why the crawl was stopped early (the archive is full)
+    # Known articles skipped because their `revisit` interval has not passed; they are
+    # also in counts.unchanged (runs.unchanged: reports held, nothing new).
+    not_rechecked: int = 0
     _causes: dict[str, list[Any]] = field(default_factory=dict)  # cause -> [index, detail, n]
     _closing: Any = None
 
@@ -111,6 +114,7 @@ class CrawlContext:
         due = last + self.revisit <= utcnow()
         if not due:
             self.counts.unchanged += 1
+            self.not_rechecked += 1
         return due
 
 
@@ -122,6 +126,7 @@ class RunSummary:
     counts: RunCounts
     details: tuple[str, ...]
     stopped: str | None = None  # why the crawl stopped early, if it did
+    not_rechecked: int = 0  # of counts.unchanged: skipped, not due for a revisit
 
 
 async def crawl_sources(
@@ -183,7 +188,7 @@ async def crawl_sources(
         status = ctx.status
         _finish(archive, ctx, status)
         summaries.append(RunSummary(ctx.source.name, ctx.run_id, status, ctx.counts,
-                                    tuple(ctx.details), ctx.stopped))
+                                    tuple(ctx.details), ctx.stopped, ctx.not_rechecked))
     return summaries
 
 
