@@ -49,13 +49,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PendingAlert:
-    """One undelivered alert row: a change to send over one channel."""
+    """One undelivered alert row: a change (or an already rendered digest) for one channel."""
 
     id: int
     channel: str
     attempts: int
-    change: ChangeRecord
+    change: ChangeRecord | None
     message_id: str
+    message: Message | None = None  # a digest, rendered by the application
 
 
 class OutboxStore(Protocol):
@@ -193,14 +194,19 @@ def _attempt(
         report.skipped += 1
         return True
     try:
-        sender.send(render(alert.change, alert.message_id))
+        if alert.message is not None:
+            sender.send(alert.message)
+        else:
+            assert alert.change is not None, f"alert {alert.id} has neither change nor message"
+            sender.send(render(alert.change, alert.message_id))
     except Exception as exc:  # any failure is recorded on the row
         if not isinstance(exc, DeliveryError | PermanentDeliveryError):
             log.exception("alert %d: unexpected error from channel %r", alert.id, alert.channel)
         _failed(store, alert, exc, policy, now, report)
         return False
     store.finish(alert.id, now(), status="sent", error=None, next_attempt=None)
-    log.info("alert %d sent via %r (change %d)", alert.id, alert.channel, alert.change.change_id)
+    what = f"change {alert.change.change_id}" if alert.change else "digest"
+    log.info("alert %d sent via %r (%s)", alert.id, alert.channel, what)
     report.sent += 1
     return True
 

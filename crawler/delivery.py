@@ -7,11 +7,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from alerts.channels import AppriseChannel, Channel, EmailChannel, MailboxChannel, SlackChannel
+from alerts.digest import Digest, make_digest_message_id, render_digest
 from alerts.outbox import DeliveryReport, RetryPolicy, deliver
+from alerts.render import Message
 from crawler.archive.outbox import ArchiveOutbox
-from crawler.archive.store import Archive
+from crawler.archive.store import Archive, iso
 from crawler.config.model import AlertsConfig, Config
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,38 @@ def tracker_titles(config: Config) -> dict[str, str]:
 def deliver_alerts(archive: Archive, config: Config, ignore_backoff: bool = False,
                    ) -> DeliveryReport:
     """Deliver every due alert through the configured channels."""
-    outbox = ArchiveOutbox(archive, tracker_titles(config))
+    outbox = _outbox(archive, config)
     return deliver(outbox, build_channels(config.alerts), retry_policy(config.alerts),
                    ignore_backoff=ignore_backoff)
+
+
+def _outbox(archive: Archive, config: Config) -> ArchiveOutbox:
+    tz = config.alerts.digest.timezone if config.alerts.digest else "UTC"
+    return ArchiveOutbox(archive, tracker_titles(config), timezone=tz)
+
+
+def _digest_start(outbox: ArchiveOutbox, end: datetime) -> str:
+    """A digest covers what happened since the last one (or since the archive began)."""
+    return outbox.last_digest_end() or iso(datetime(1970, 1, 1, tzinfo=UTC))
+
+
+def queue_digest(archive: Archive, config: Config, now: datetime | None = None) -> int | None:
+    """Queue the digest of everything since the last one, one row per channel (the
+    service's digest job); None when nothing happened since."""
+    outbox = _outbox(archive, config)
+    end = now or datetime.now(UTC)
+    digest_id = outbox.queue_digest(_digest_start(outbox, end), iso(end),
+                                    config.alerts.channels)
+    if digest_id is not None:
+        log.info("digest %d queued for %d channel(s)", digest_id, len(config.alerts.channels))
+    return digest_id
+
+
+def preview_digest(archive: Archive, config: Config) -> Message:
+    """The digest the next period would send if it ended now (nothing is queued)."""
+    outbox = _outbox(archive, config)
+    end = datetime.now(UTC)
+    tz = outbox.timezone
+    start = _digest_start(outbox, end)
+    digest = Digest(start, iso(end), tz, tuple(outbox.digest_items(start, iso(end))))
+    return render_digest(digest, make_digest_message_id(0, digest))

@@ -29,12 +29,25 @@ from typing import Any
 
 from crawler.archive.lock import ArchiveLock
 from crawler.archive.store import Archive
-from crawler.config.model import Config, ConfigError, Source, load_config
+from crawler.config.model import Config, ConfigError, DigestConfig, Source, load_config
 from crawler.extraction.pages import Extractor
 from crawler.pipeline import detect, recover
 from crawler.scraping.crawl import crawl_sources
 
 log = logging.getLogger(__name__)
+
+
+def _digest_trigger(digest: DigestConfig) -> Any:
+    """The digest's schedule: an interval, or a crontab line in the digest's time zone."""
+    from zoneinfo import ZoneInfo
+
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    if digest.cron:
+        return CronTrigger.from_crontab(digest.cron, timezone=ZoneInfo(digest.timezone))
+    assert digest.every is not None
+    return IntervalTrigger(seconds=digest.every.total_seconds(), timezone=UTC)
 
 
 def _trigger(source: Source, jitter: int) -> Any:
@@ -217,7 +230,7 @@ class Service:
         before = {s.name: s for s in previous.sources} if previous else {}
         known = {job.id for job in self.scheduler.get_jobs()}
         wanted = {f"source:{s.name}" for s in self.config.sources if s.enabled}
-        for job_id in known - wanted - {"alerts"}:
+        for job_id in known - wanted - {"alerts", "digest"}:
             self.scheduler.remove_job(job_id)
         now = datetime.now(UTC)
         for source in self.config.sources:
@@ -236,6 +249,14 @@ class Service:
             id="alerts", max_instances=1, coalesce=True, misfire_grace_time=None,
             replace_existing=True,
         )
+        digest = self.config.alerts.digest
+        if digest is None:
+            if "digest" in known:
+                self.scheduler.remove_job("digest")
+        elif previous is None or previous.alerts.digest != digest or "digest" not in known:
+            self.scheduler.add_job(
+                self._digest_job, _digest_trigger(digest), id="digest", max_instances=1,
+                coalesce=True, misfire_grace_time=None, replace_existing=True)
 
     async def _crawl_job(self, name: str) -> None:
         task = asyncio.current_task()
@@ -260,6 +281,24 @@ class Service:
 
     async def _alerts_job(self) -> None:
         self.deliverer.wake()  # retries that came due; never waits for the delivery
+
+    async def _digest_job(self) -> None:
+        """Queue this period's digest (in a thread: it writes the archive), then deliver."""
+        work = asyncio.get_running_loop().run_in_executor(None, self._digest_sync, self.config)
+        self._threads.add(work)
+        work.add_done_callback(self._threads.discard)
+        await asyncio.shield(work)
+        self.deliverer.wake()
+
+    @staticmethod
+    def _digest_sync(config: Config) -> None:
+        from crawler.delivery import queue_digest
+
+        archive = Archive.open(config.archive)
+        try:
+            queue_digest(archive, config)
+        finally:
+            archive.close()
 
     async def _detect(self) -> None:
         """Detect changes in a thread, one pass at a time, then wake the delivery."""

@@ -7,6 +7,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from alerts.digest import Digest, DigestItem, make_digest_message_id, render_digest
 from alerts.outbox import PendingAlert
 from alerts.render import ChangeRecord, Report, make_message_id
 from crawler.archive.store import Archive, iso
@@ -23,10 +24,12 @@ FROM facts f JOIN documents d ON d.id = f.document_id WHERE f.id = ?
 class ArchiveOutbox:
     """The `alerts` table as an :class:`~alerts.outbox.OutboxStore`."""
 
-    def __init__(self, archive: Archive, titles: dict[str, str] | None = None):
+    def __init__(self, archive: Archive, titles: dict[str, str] | None = None,
+                 timezone: str = "UTC"):
         self.archive = archive
         self.db = archive.db
         self.titles = titles or {}
+        self.timezone = timezone  # how digests show their period
 
     def _report(self, fact_id: int | None) -> Report | None:
         if fact_id is None:
@@ -80,18 +83,80 @@ class ArchiveOutbox:
         )
 
     def due(self, now: datetime, ignore_backoff: bool = False) -> list[PendingAlert]:
-        sql = "SELECT id, change_id, channel, attempts FROM alerts WHERE status = 'pending'"
+        sql = ("SELECT id, change_id, channel, attempts, digest_id FROM alerts "
+               "WHERE status = 'pending'")
         params: list[Any] = []
         if not ignore_backoff:
             sql += " AND next_attempt <= ?"
             params.append(iso(now))
         pending = []
-        for alert_id, change_id, channel, attempts in self.db.execute(sql + " ORDER BY id",
-                                                                      params).fetchall():
+        for alert_id, change_id, channel, attempts, digest_id in self.db.execute(
+                sql + " ORDER BY id", params).fetchall():
+            if digest_id is not None:
+                digest = self.digest(digest_id)
+                message_id = make_digest_message_id(alert_id, digest)
+                pending.append(PendingAlert(alert_id, channel, attempts, None, message_id,
+                                            render_digest(digest, message_id)))
+                continue
             change = self.change_record(change_id)
             pending.append(PendingAlert(alert_id, channel, attempts, change,
                                         make_message_id(alert_id, change)))
         return pending
+
+    # ------------------------------------------------------------ digests
+
+    def last_digest_end(self) -> str | None:
+        row = self.db.execute("SELECT max(end) FROM digests").fetchone()
+        return row[0] if row else None
+
+    def digest_items(self, start: str, end: str) -> list[DigestItem]:
+        """What happened in (start, end]: changes confirmed, revisions, changes recorded
+        and still unconfirmed, conflicts; each with its evidence."""
+        rows = self.db.execute(
+            "SELECT c.type, coalesce(c.status, 'confirmed'), c.tracker, c.kind, c.old_display, "
+            "c.new_display, f.sentence, d.source, coalesce(d.title, d.url), d.url, "
+            "coalesce(f.published, d.published), "
+            "(SELECT count(*) FROM corroborations k WHERE k.change_id = c.id) "
+            "FROM changes c LEFT JOIN facts f ON f.id = c.new_fact_id "
+            "LEFT JOIN documents d ON d.id = coalesce(f.document_id, c.document_id) "
+            "WHERE c.type != 'baseline' AND c.type != 'refinement' "
+            "AND coalesce(c.confirmed_at, c.detected_at) > ? "
+            "AND coalesce(c.confirmed_at, c.detected_at) <= ? ORDER BY c.id",
+            [start, end]).fetchall()
+        items = []
+        for (type_, status, tracker, kind, old, new, sentence, source, title, url, published,
+             corroborations) in rows:
+            section = "unconfirmed" if status == "unconfirmed" else type_
+            name = self.titles.get(tracker, tracker)
+            if kind == "text":
+                name = f"{title} ({tracker})"
+            items.append(DigestItem(section, name, old, new, sentence or "", source or "",
+                                    title or "", url or "", published, corroborations))
+        return items
+
+    def digest(self, digest_id: int) -> Digest:
+        start, end = self.db.execute("SELECT start, end FROM digests WHERE id = ?",
+                                     [digest_id]).fetchone()
+        return Digest(start, end, self.timezone, tuple(self.digest_items(start, end)))
+
+    def queue_digest(self, start: str, end: str, channels: list[str]) -> int | None:
+        """Record the digest of (start, end] and one outbox row per channel, at most once
+        per period end (a restart re-running the job queues nothing twice). None when
+        nothing happened in the period."""
+        if not self.digest_items(start, end):
+            return None
+        now = iso()
+        with self.archive.write():
+            self.db.execute("INSERT OR IGNORE INTO digests (start, end, created) "
+                            "VALUES (?, ?, ?)", [start, end, now])
+            digest_id = self.db.execute("SELECT id FROM digests WHERE end = ?",
+                                        [end]).fetchone()[0]
+            for channel in channels:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO alerts (digest_id, channel, status, attempts, "
+                    "next_attempt, created) VALUES (?, ?, 'pending', 0, ?, ?)",
+                    [digest_id, channel, now, now])
+        return int(digest_id)
 
     def claim(self, alert_id: int, now: datetime) -> bool:
         with self.archive.write():

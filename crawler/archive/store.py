@@ -301,6 +301,17 @@ def m006_backfill_boundary(db: sqlite_utils.Database) -> None:
     db.table("changes").add_column("backfill_until", int)
 
 
+@migrations()
+def m007_digests(db: sqlite_utils.Database) -> None:
+    """A digest per period (what happened between start and end), sent once per channel:
+    its outbox rows are `alerts` rows with `digest_id` instead of `change_id`."""
+    db.table("digests").create({"id": int, "start": str, "end": str, "created": str},
+                               pk="id", not_null={"start", "end"})
+    db.table("digests").create_index(["end"], unique=True)
+    db.table("alerts").add_column("digest_id", int)
+    db.table("alerts").create_index(["digest_id", "channel"], unique=True)
+
+
 @dataclass
 class RunCounts:
     """What one crawl of one source did; stored in `runs`."""

@@ -190,6 +190,24 @@ def alerts_send(state: State, ignore_backoff: bool, retry_failed: bool,
         sys.exit(1)
 
 
+@alerts.command("digest")
+@click.option("--now", "preview", is_flag=True, required=True,
+              help="Print the digest of everything since the last one; nothing is sent.")
+@pass_state
+@library_errors
+def alerts_digest(state: State, preview: bool) -> None:
+    """Preview the next digest (alerts.digest): changes, unconfirmed ones, conflicts."""
+    from crawler.archive.store import Archive
+    from crawler.delivery import preview_digest
+
+    archive = Archive.open_readonly(state.config.archive)
+    try:
+        message = preview_digest(archive, state.config)
+    finally:
+        archive.close()
+    click.echo(message.text, nl=False)  # web text in it is cleaned by render_digest
+
+
 @alerts.command("test")
 @click.argument("channel", required=False)
 @pass_state

@@ -127,6 +127,15 @@ class RetryConfig:
 
 
 @dataclass(frozen=True)
+class DigestConfig:
+    """One message per period with what happened (changes, unconfirmed ones, conflicts)."""
+
+    every: timedelta | None = None  # e.g. 1d; or
+    cron: str | None = None  # e.g. "0 8 * * 1-5" (08:00 on weekdays)
+    timezone: str = "UTC"  # the cron's and the digest's time zone (IANA name)
+
+
+@dataclass(frozen=True)
 class AlertsConfig:
     email: EmailConfig | None = None
     slack_webhook_url: str | None = field(default=None, repr=False)
@@ -134,6 +143,7 @@ class AlertsConfig:
     mailbox: str | None = None  # append alerts to this mbox file (the demo uses it)
     retry: RetryConfig = RetryConfig()
     every: timedelta = timedelta(seconds=60)  # how often the service retries due alerts
+    digest: DigestConfig | None = None  # none: no digest
 
     @property
     def channels(self) -> list[str]:
@@ -507,7 +517,8 @@ def _email(raw: Any, key: str, environ: dict[str, str]) -> EmailConfig | None:
 
 def _alerts(raw: Any, base: Path, environ: dict[str, str]) -> AlertsConfig:
     data = _mapping(raw, "alerts")
-    _check_keys(data, "alerts", {"email", "slack", "apprise", "mailbox", "retry", "every"})
+    _check_keys(data, "alerts", {"email", "slack", "apprise", "mailbox", "retry", "every",
+                                 "digest"})
     slack = _mapping(data.get("slack"), "alerts.slack")
     _check_keys(slack, "alerts.slack", {"webhook_url"})
     webhook = slack.get("webhook_url")
@@ -528,7 +539,37 @@ def _alerts(raw: Any, base: Path, environ: dict[str, str]) -> AlertsConfig:
             max=_interval_or(retry.get("max"), "alerts.retry.max", RetryConfig.max),
         ),
         every=_interval_or(data.get("every"), "alerts.every", AlertsConfig.every),
+        digest=_digest(data.get("digest")),
     )
+
+
+def _digest(raw: Any) -> DigestConfig | None:
+    if raw is None:
+        return None
+    data = _mapping(raw, "alerts.digest")
+    _check_keys(data, "alerts.digest", {"every", "cron", "timezone"})
+    every, cron = data.get("every"), _str(data.get("cron"), "alerts.digest.cron")
+    if (every is None) == (cron is None):
+        raise ConfigError("alerts.digest: give either 'every' or 'cron' (one of them)")
+    timezone = _str(data.get("timezone"), "alerts.digest.timezone",
+                    default=DigestConfig.timezone)
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise _fail("alerts.digest.timezone", "an IANA time zone like Europe/Berlin",
+                    timezone) from e
+    if cron is not None:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(cron)
+        except ValueError as e:
+            raise _fail("alerts.digest.cron", "a crontab expression like '0 8 * * *'",
+                        cron) from e
+    return DigestConfig(every=None if every is None else parse_interval(
+        every, "alerts.digest.every"), cron=cron, timezone=timezone)
 
 
 def _crawl(raw: Any) -> CrawlConfig:
