@@ -696,3 +696,20 @@ def test_reactor_plumbing_reaches_what_it_needs_in_this_twisted() -> None:
 
     assert _reactor_loop(reactor) is loop
     assert callable(reactor._stopThreadPool)  # type: ignore[attr-defined]
+
+
+def test_verbose_logs_name_items_by_url_and_size_never_their_bodies(tmp_path, news_site):
+    """`-vv` shows what was scraped (URL, size), not whole pages."""
+    import subprocess
+    import sys
+
+    from newssite import BASELINE, FILLER
+
+    news_site.publish(BASELINE)
+    config = write_config(tmp_path, [{"name": "news", "type": "feed",
+                                      "url": f"{news_site.server.url}/feed.xml"}])
+    proc = subprocess.run([sys.executable, "-m", "crawler", "-vv", "--config", str(config),
+                           "crawl"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Scraped from" in proc.stderr and "characters)>" in proc.stderr
+    assert FILLER[:60] not in proc.stderr and "<article>" not in proc.stderr

@@ -90,6 +90,8 @@ EXTENSIONS_BASE = {
     "crawler.scraping.throttle.RevalidationThrottle": 0,
 }
 LOG_LEVEL = "WARNING"
+# items are logged by URL and size, never by content (-vv would print whole pages)
+LOG_FORMATTER = "crawler.scraping.logformatter.SummaryLogFormatter"
 FEED_EXPORT_ENCODING = "utf-8"
 
 
