@@ -99,11 +99,12 @@ def make_config() -> Callable[..., Path]:
     return make
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> Result:
-    """Run ``newswatch ARGS`` in-process; exceptions other than SystemExit are re-raised."""
+def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
+    """Run ``newswatch ARGS`` in-process (the one CLI runner of the tests); exceptions
+    other than SystemExit are re-raised, so a traceback is never mistaken for output."""
     from crawler.cli.main import cli
 
-    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=True)
+    result = CliRunner().invoke(cli, list(args), env=env, input=input, catch_exceptions=True)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result

@@ -19,43 +19,16 @@ from typing import Any
 
 import pytest
 from alert_servers import SMTPSink, WebhookSink, free_port
-from click.testing import CliRunner
+from conftest import run_cli
 from newssite import BASELINE, FILLER, MOVED, REPEATS, STALE, NewsSite
+from support.configs import alerting_config
 
 from crawler.changes.records import FactRecord
 from crawler.changes.rules import same_value
-from crawler.cli.main import cli
-
-
-def write_config(tmp_path: Path, news_site: NewsSite, smtp_port: int, slack_url: str) -> Path:
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        f"""archive: {tmp_path / 'archive.db'}
-crawl: {{timeout: 2, retries: 0, autothrottle: false, cache_dir: {tmp_path / 'cache'}}}
-sources:
-  - {{name: news, type: feed, url: "{news_site.server.url}/feed.xml", revisit: 0}}
-stories:
-  - name: us-iraq-coalition
-    match: {{all: [Iraq], any: [coalition, troops]}}
-    trackers:
-      - {{name: us-troops-iraq, label: US troops in Iraq, kind: troops, about: [Iraq],
-         not_about: [Syria]}}
-      - {{name: coalition-end, label: Coalition mission end, kind: timeline,
-         about: [coalition, mission], cues: [end, conclude]}}
-alerts:
-  email: {{smtp: "smtp://127.0.0.1:{smtp_port}", from: "newswatch@test", to: ["desk@test"],
-          timeout: 5}}
-  slack: {{webhook_url: "{slack_url}"}}
-  retry: {{attempts: 4, base: 1s, max: 10s}}
-""",
-        encoding="utf-8",
-    )
-    return config
 
 
 def newswatch(config: Path, *args: str) -> Any:
-    result = CliRunner().invoke(cli, ["--config", str(config), *args], catch_exceptions=False)
-    return result
+    return run_cli("--config", str(config), *args)
 
 
 def rows(config_dir: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -94,7 +67,7 @@ def test_same_value_rules() -> None:
 
 def test_fact_changes_alert_once_per_channel(tmp_path: Path, news_site: NewsSite, smtp: SMTPSink,
                                              hook: WebhookSink) -> None:
-    config = write_config(tmp_path, news_site, smtp.port, hook.url)
+    config = alerting_config(tmp_path, news_site, smtp.port, hook.url)
 
     news_site.publish(BASELINE)
     assert newswatch(config, "crawl").exit_code == 0
@@ -156,7 +129,7 @@ def test_fact_changes_alert_once_per_channel(tmp_path: Path, news_site: NewsSite
 def test_smtp_down_then_up_delivers_exactly_once(tmp_path: Path, news_site: NewsSite,
                                                 hook: WebhookSink) -> None:
     port = free_port()
-    config = write_config(tmp_path, news_site, port, hook.url)
+    config = alerting_config(tmp_path, news_site, port, hook.url)
     news_site.publish(BASELINE)
     assert newswatch(config, "crawl").exit_code == 0
     news_site.publish(MOVED)
@@ -186,7 +159,7 @@ def test_smtp_down_then_up_delivers_exactly_once(tmp_path: Path, news_site: News
 def test_slack_429_retry_after_sets_next_attempt(tmp_path: Path, news_site: NewsSite,
                                                 smtp: SMTPSink,
                                                 hook: WebhookSink) -> None:
-    config = write_config(tmp_path, news_site, smtp.port, hook.url)
+    config = alerting_config(tmp_path, news_site, smtp.port, hook.url)
     news_site.publish(BASELINE)
     newswatch(config, "crawl")
     news_site.publish(MOVED[:1])
@@ -218,7 +191,7 @@ def test_kill_between_sending_and_recording_sends_no_duplicate(
     tmp_path: Path, news_site: NewsSite, hook: WebhookSink
 ) -> None:
     with KillingSMTPSink() as smtp:
-        config = write_config(tmp_path, news_site, smtp.port, hook.url)
+        config = alerting_config(tmp_path, news_site, smtp.port, hook.url)
         news_site.publish(BASELINE)
         assert newswatch(config, "crawl").exit_code == 0
         news_site.publish(MOVED[:1])
@@ -261,7 +234,7 @@ def test_kill_between_sending_and_recording_sends_no_duplicate(
 def test_failed_alerts_can_be_queued_again(tmp_path: Path, news_site: NewsSite,
                                           hook: WebhookSink) -> None:
     port = free_port()
-    config = write_config(tmp_path, news_site, port, hook.url)
+    config = alerting_config(tmp_path, news_site, port, hook.url)
     config.write_text(config.read_text().replace("attempts: 4", "attempts: 1"))
     news_site.publish(BASELINE)
     newswatch(config, "crawl")
@@ -319,7 +292,7 @@ def test_one_report_with_old_and_new_figure(tmp_path: Path) -> None:
 
 def test_alerts_test_command_uses_the_real_channels(tmp_path: Path, news_site: NewsSite,
                                                      smtp: SMTPSink, hook: WebhookSink) -> None:
-    config = write_config(tmp_path, news_site, smtp.port, hook.url)
+    config = alerting_config(tmp_path, news_site, smtp.port, hook.url)
     result = newswatch(config, "alerts", "test")
     assert result.exit_code == 0, result.output
     assert "email: sent" in result.output and "slack: sent" in result.output
@@ -521,7 +494,7 @@ def test_an_older_report_does_not_refine_the_current_value(tmp_path: Path) -> No
 
 def test_a_sources_first_crawl_is_history_not_alerts(tmp_path: Path, news_site: NewsSite,
                                                      smtp: SMTPSink, hook: WebhookSink) -> None:
-    config = write_config(tmp_path, news_site, smtp.port, hook.url)
+    config = alerting_config(tmp_path, news_site, smtp.port, hook.url)
     news_site.publish(BASELINE + MOVED)  # months of reports already in the feed
     assert newswatch(config, "crawl").exit_code == 0
     recorded = rows(tmp_path, "SELECT type, old_display, new_display FROM changes "
@@ -539,7 +512,7 @@ def test_a_sources_first_crawl_is_history_not_alerts(tmp_path: Path, news_site: 
 def test_an_edit_of_an_article_the_first_crawl_archived_alerts(
         tmp_path: Path, news_site: NewsSite, smtp: SMTPSink, hook: WebhookSink) -> None:
     """Only the facts a first crawl found are history; a later edit is news."""
-    config = write_config(tmp_path, news_site, smtp.port, hook.url)
+    config = alerting_config(tmp_path, news_site, smtp.port, hook.url)
     news_site.publish(BASELINE + MOVED)
     assert newswatch(config, "crawl").exit_code == 0
     assert smtp.messages == []  # the first crawl: history
@@ -559,7 +532,7 @@ def test_a_watched_page_alerts_every_edit_with_its_diff(tmp_path: Path, news_sit
     body = "Opening hours of the embassy consular section: Monday to Thursday. " * 3
     news_site.server.publish("notice.html", f"<html><body><article><h1>Consular notice</h1>"
                                        f"<p>{body}</p><p>{body}</p></article></body></html>")
-    config = write_config(tmp_path, news_site, smtp.port, hook.url)
+    config = alerting_config(tmp_path, news_site, smtp.port, hook.url)
     text = config.read_text().replace(
         "sources:\n", f"sources:\n  - {{name: notice, type: page, url: "
                       f"'{news_site.server.url}/notice.html', revisit: 0}}\n")
@@ -685,7 +658,7 @@ def test_a_watched_page_edit_that_moves_a_tracked_fact_alerts_once(
                 f"<p>{FILLER}</p></article></body></html>")
 
     news_site.server.publish("posture.html", page("approximately 2,500"))
-    config = write_config(tmp_path, news_site, smtp.port, hook.url)
+    config = alerting_config(tmp_path, news_site, smtp.port, hook.url)
     config.write_text(config.read_text().replace(
         "sources:\n", f"sources:\n  - {{name: posture, type: page, url: "
                       f"'{news_site.server.url}/posture.html', revisit: 0}}\n"))

@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner, Result
+from click.testing import Result
+from conftest import run_cli, write_config
 from sitesrv import SiteServer, copy_site
 from support.archives import build_archive
 
 from crawler.archive import queries
 from crawler.archive.store import Archive, ReadOnlyQuery
 from crawler.cli import query as querycli
-from crawler.cli.main import cli
 from crawler.config.model import load_config
 from crawler.extraction.analysis import fact_rows
 
@@ -54,14 +54,11 @@ REVISED = ("The number of US troops in Iraq has fallen from about 2,500 to fewer
            "a senior defense official told reporters on Thursday.")
 
 
-def write_config(tmp_path: Path, archive: str = "newswatch.db") -> Path:
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({
-        "archive": archive,
-        "sources": [{"name": "wire", "type": "feed", "url": "http://127.0.0.1:9/feed.xml"}],
-        "stories": [STORY],
-    }), encoding="utf-8")
-    return path
+def queries_config(tmp_path: Path, archive: str = "newswatch.db") -> Path:
+    """The story above, one (unreachable) source: the archive is built, not crawled."""
+    return write_config(tmp_path, [{"name": "wire", "type": "feed",
+                                    "url": "http://127.0.0.1:9/feed.xml", "revisit": None}],
+                        archive=archive, stories=[STORY])
 
 
 def report(url: str, source: str, published: str, title: str, text: str,
@@ -85,7 +82,7 @@ def fact_id(db: Any, url: str, display: str, *, current: bool = True) -> int:
 def config(tmp_path: Path) -> Path:
     """config.yaml plus an archive built by the real detector: 4 documents (one revised),
     a baseline, a change confirmed by its attribution to officials, a revision."""
-    path = write_config(tmp_path)
+    path = queries_config(tmp_path)
     drawdown = REPORTS[2]
     build_archive(path, [*REPORTS, (*drawdown[:4], REVISED)])
     return path
@@ -93,7 +90,7 @@ def config(tmp_path: Path) -> Path:
 
 def run(config_path: Path | None, *args: str, input: str | None = None) -> Result:
     prefix = ["--config", str(config_path)] if config_path else []
-    return CliRunner().invoke(cli, [*prefix, *args], input=input, catch_exceptions=False)
+    return run_cli(*prefix, *args, input=input)
 
 
 def tsv(result: Result) -> list[dict[str, str]]:
@@ -452,7 +449,7 @@ def test_export_formats_and_output_file(config: Path, tmp_path: Path) -> None:
     ["show", "1"], ["changes"], ["sql", "SELECT 1"], ["export"], ["browse", "--port", "0"],
 ], ids=lambda a: " ".join(a[:2]))
 def test_missing_archive_is_a_clear_usage_error(tmp_path: Path, args: list[str]) -> None:
-    config = write_config(tmp_path, archive="never-crawled.db")
+    config = queries_config(tmp_path, archive="never-crawled.db")
     result = run(config, *args)
     assert result.exit_code == 2
     assert "does not exist yet; run 'newswatch crawl' first" in result.output
@@ -534,7 +531,7 @@ def _on_a_pty(config_path: Path, *args: str) -> str:
 
 
 def test_web_text_never_reaches_a_terminal_as_escape_sequences(tmp_path: Path) -> None:
-    path = write_config(tmp_path)
+    path = queries_config(tmp_path)
     archive = Archive.open(tmp_path / "newswatch.db")
     archive.store(report(
         "http://wire.test/hostile", "wire", "2024-09-06", f"Iraq talks {HOSTILE}",

@@ -13,34 +13,11 @@ from typing import Any
 from alert_servers import SMTPSink
 from click.testing import CliRunner
 from newssite import BASELINE, MOVED, NewsSite
+from support.configs import service_config
 from support.service import Service
 from support.waits import wait_until
 
 from crawler.cli.main import cli
-
-
-def write_config(tmp_path: Path, news_site: NewsSite, smtp_port: int) -> Path:
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        f"""archive: {tmp_path / 'archive.db'}
-crawl: {{timeout: 2, retries: 0, autothrottle: false}}
-service: {{jitter: 0, grace: 5}}
-sources:
-  - {{name: news, type: feed, url: "{news_site.server.url}/feed.xml", every: 1s, revisit: 0}}
-  - {{name: dead, type: feed, url: "{news_site.server.url}/missing/feed.xml", every: 1s}}
-stories:
-  - name: us-iraq-coalition
-    match: {{all: [Iraq], any: [coalition, troops]}}
-    trackers:
-      - {{name: us-troops-iraq, label: US troops in Iraq, kind: troops, about: [Iraq],
-         not_about: [Syria]}}
-alerts:
-  email: {{smtp: "smtp://127.0.0.1:{smtp_port}", from: "newswatch@test", to: ["desk@test"]}}
-  every: 1s
-""",
-        encoding="utf-8",
-    )
-    return config
 
 
 def query(tmp_path: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -84,7 +61,7 @@ def test_service_runs_schedules_alerts_and_stops_cleanly(tmp_path: Path,
                                                          news_site: NewsSite) -> None:
     news_site.publish(BASELINE)
     with SMTPSink() as smtp:
-        config = write_config(tmp_path, news_site, smtp.port)
+        config = service_config(tmp_path, news_site, smtp.port)
         service = Service(config, tmp_path / "service.log")
         try:
             # Both sources run repeatedly; the failing one does not stop the other.
@@ -126,7 +103,7 @@ def test_service_runs_schedules_alerts_and_stops_cleanly(tmp_path: Path,
 
 def test_sighup_reloads_config(tmp_path: Path, news_site: NewsSite) -> None:
     news_site.publish(BASELINE)
-    config = write_config(tmp_path, news_site, 1)
+    config = service_config(tmp_path, news_site, 1)
     service = Service(config, tmp_path / "service.log")
     try:
         wait_until(lambda: runs_per_source(tmp_path).get("news", 0) >= 1, what="a first run")
@@ -152,7 +129,7 @@ def test_sigkill_mid_run_loses_nothing_and_sends_no_duplicate(tmp_path: Path,
                                                               news_site: NewsSite) -> None:
     news_site.publish(BASELINE)
     with SMTPSink() as smtp:
-        config = write_config(tmp_path, news_site, smtp.port)
+        config = service_config(tmp_path, news_site, smtp.port)
 
         def start() -> subprocess.Popen[str]:
             return subprocess.Popen(
@@ -193,7 +170,7 @@ def test_sigterm_cuts_a_hung_crawl_after_the_grace_period(tmp_path: Path,
                                                           news_site: NewsSite) -> None:
     news_site.publish(BASELINE)
     news_site.server.delay("/feed.xml", 30)  # the source hangs
-    config = write_config(tmp_path, news_site, 1)
+    config = service_config(tmp_path, news_site, 1)
     config.write_text(config.read_text().replace("grace: 5", "grace: 1")
                       .replace("timeout: 2", "timeout: 60"))
     service = Service(config, tmp_path / "service.log")
