@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -52,6 +52,9 @@ class CrawlContext:
     progress: Callable[[CrawlContext], None] | None = None
     source_failed: bool = False  # the source's own URL (feed, listing, page) failed
     stopped: str | None = None  # why the crawl was stopped early (the archive is full)
+    # A cluster worker's: each extracted report goes here (a queue to the archive
+    # writer) instead of into ``archive`` (crawler/cluster/worker.py).
+    sink: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     _causes: dict[str, list[Any]] = field(default_factory=dict)  # cause -> [index, detail, n]
     _closing: Any = None
 
@@ -131,11 +134,13 @@ async def crawl_sources(
     extractor: Extractor,
     progress: Callable[[CrawlContext], None] | None = None,
     scrapy_overrides: Mapping[str, Any] | None = None,
+    sink: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
 ) -> list[RunSummary]:
     """Crawl the given sources concurrently; every run is recorded in `runs`.
 
     ``scrapy_overrides`` are Scrapy settings over the config's (tests give the
-    SSRF guard a fixed name table through ``NEWSWATCH_RESOLVER``).
+    SSRF guard a fixed name table through ``NEWSWATCH_RESOLVER``). ``sink``: extracted
+    reports go there instead of into ``archive`` (a cluster worker).
     """
     from scrapy.crawler import AsyncCrawlerRunner
 
@@ -159,6 +164,7 @@ async def crawl_sources(
             revisit=source.revisit,
             allow_private=source.allow_private or _source_is_internal(source.url),
             progress=progress,
+            sink=sink,
         )
         log.info("[%s run %s] crawling %s", source.name, ctx.run_id, source.url)
         contexts.append(ctx)
