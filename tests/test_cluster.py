@@ -150,8 +150,8 @@ def test_two_workers_and_the_writer_archive_every_document_once_within_the_domai
     # Queued twice: a source already queued is skipped.
     assert [j["job"] for j in enqueue_all(cli_run, config)] == [None] * feeds
     procs = [Process(config, tmp_path / "writer.log", "writer"),
-             Process(config, tmp_path / "w1.log", "worker", "--name", "w1"),
-             Process(config, tmp_path / "w2.log", "worker", "--name", "w2")]
+             Process(config, tmp_path / "w1.log", "worker", "--name", "w1", "--parallel", "1"),
+             Process(config, tmp_path / "w2.log", "worker", "--name", "w2", "--parallel", "1")]
     try:
         wait_until(lambda: len(finished_runs(db)) == feeds, 120, "every job's run recorded")
         wait_until(lambda: query(db, "SELECT count(*) FROM facts WHERE evaluated = 0")

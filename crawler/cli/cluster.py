@@ -38,10 +38,14 @@ def _cluster(config: Config) -> ClusterConfig:
 @click.option("--dir", "workdir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Folder for the worker's HTTP cache and scratch files "
               "(default: a new temporary folder).")
-@click.option("--jobs", type=int, default=None, help="Stop after this many jobs.")
+@click.option("--parallel", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Jobs (sources) crawled at once.")
+@click.option("--max-jobs", type=click.IntRange(min=1), default=None,
+              help="Stop after this many jobs.")
 @pass_state
 @library_errors
-def worker(state: State, name: str | None, workdir: Path | None, jobs: int | None) -> None:
+def worker(state: State, name: str | None, workdir: Path | None, parallel: int,
+           max_jobs: int | None) -> None:
     """Crawl jobs from the cluster's Redis frontier; reports go to the writer."""
     from crawler.cluster.worker import Worker
     from crawler.scraping.reactor import run_on_reactor
@@ -52,7 +56,7 @@ def worker(state: State, name: str | None, workdir: Path | None, jobs: int | Non
     with tempfile.TemporaryDirectory(prefix="newswatch-worker-") as scratch:
         folder = workdir or Path(scratch)
         try:
-            run_on_reactor(Worker(config, name, folder).run(jobs), interruptible=True)
+            run_on_reactor(Worker(config, name, folder, parallel).run(max_jobs), interruptible=True)
         except asyncio.CancelledError:
             raise Interrupted("interrupted (a job it was crawling goes to another worker "
                               "once its lease runs out)") from None

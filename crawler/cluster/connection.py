@@ -55,23 +55,23 @@ class Backoff:
     that died with a restarted server) is no outage and is not logged.
     """
 
-    def __init__(self, who: str, url: str, longest: float = 5.0):
+    def __init__(self, who: str, url: str, longest: float = 5.0, client: Any = None):
         self.who = who
+        # Its idle connections are dropped at each failure: after a restart of Redis they
+        # are all dead, and each would otherwise fail one try.
+        self.client = client
         self.url = safe_url(url)
         self.longest = longest
-        self.delay = 0.0
-        self.failures = 0
         self.down_since: float | None = None  # when the logged outage began
 
-    def failed(self, error: BaseException) -> float:
-        """Note a failure; returns how long to wait before the next try."""
-        self.failures += 1
-        if self.failures == 2 and self.down_since is None:
+    def failed(self, error: BaseException, attempt: int) -> float:
+        """Note the ``attempt``-th failure in a row of one call; returns the wait before
+        the next try."""
+        if attempt >= 2 and self.down_since is None:
             self.down_since = time.monotonic()
             log.warning("%s: redis at %s is unreachable (%s: %s); retrying until it is back",
                         self.who, self.url, type(error).__name__, error)
-        self.delay = min(self.longest, max(0.2, self.delay * 2))
-        return self.delay
+        return float(min(self.longest, 0.2 * 2 ** min(attempt - 1, 10)))
 
     def ok(self) -> None:
         """Note a success (logs once when an outage ends)."""
@@ -79,17 +79,19 @@ class Backoff:
             log.warning("%s: redis at %s is back after %.1f s", self.who, self.url,
                         time.monotonic() - self.down_since)
             self.down_since = None
-        self.failures = 0
-        self.delay = 0.0
 
 
 def retrying(backoff: Backoff, call: Callable[[], T]) -> T:
     """``call()`` until it gets through to Redis (blocking)."""
+    attempt = 0
     while True:
         try:
             result = call()
         except DOWN as e:
-            time.sleep(backoff.failed(e))
+            attempt += 1
+            if backoff.client is not None:
+                backoff.client.connection_pool.disconnect(inuse_connections=False)
+            time.sleep(backoff.failed(e, attempt))
             continue
         backoff.ok()
         return result
@@ -97,11 +99,15 @@ def retrying(backoff: Backoff, call: Callable[[], T]) -> T:
 
 async def retrying_async(backoff: Backoff, call: Callable[[], Awaitable[Any]]) -> Any:
     """``await call()`` until it gets through to Redis."""
+    attempt = 0
     while True:
         try:
             result = await call()
         except DOWN as e:
-            await asyncio.sleep(backoff.failed(e))
+            attempt += 1
+            if backoff.client is not None:
+                await backoff.client.connection_pool.disconnect(inuse_connections=False)
+            await asyncio.sleep(backoff.failed(e, attempt))
             continue
         backoff.ok()
         return result

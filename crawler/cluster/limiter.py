@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,11 +62,15 @@ def domain_key(host: str) -> str:
 class DomainSlots:
     """A worker's per-domain slots (one per worker process, shared by its crawls)."""
 
-    def __init__(self, r: redis.asyncio.Redis, backoff: Backoff, limit: int, lease: float):
+    def __init__(self, r: redis.asyncio.Redis, backoff: Backoff, limit: int, lease: float,
+                 max_hold: float = 180.0):
         self.r = r
         self.limit = max(1, limit)
         self.lease_ms = int(lease * 1000)
-        self.held: dict[str, str] = {}  # token -> domain
+        # A request that never came back (dropped with its crawl) must not hold its slot
+        # for ever: a token older than this is no longer renewed and expires by itself.
+        self.max_hold = max_hold
+        self.held: dict[str, tuple[str, float]] = {}  # token -> (domain, when acquired)
         self.backoff = backoff
         self._acquire = r.register_script(_ACQUIRE)
         self._renew = r.register_script(_RENEW)
@@ -83,15 +88,16 @@ class DomainSlots:
             got = await retrying_async(self.backoff, lambda: self._acquire(
                 keys=[key], args=[token, self.limit, self.lease_ms]))
             if got:
-                self.held[token] = host
+                self.held[token] = (host, time.monotonic())
                 self._start_renewing()
                 return token
             await asyncio.sleep(wait)
             wait = min(0.25, wait * 1.5)
 
     async def release(self, token: str) -> None:
-        host = self.held.pop(token, None)
-        if host is not None:
+        held = self.held.pop(token, None)
+        if held is not None:
+            host = held[0]
             await retrying_async(self.backoff, lambda: self.r.zrem(domain_key(host), token))
 
     async def release_all(self) -> None:
@@ -107,8 +113,13 @@ class DomainSlots:
         while self.held:
             await asyncio.sleep(self.lease_ms / 3000)
             by_domain: dict[str, list[str]] = {}
-            for token, host in list(self.held.items()):
-                by_domain.setdefault(host, []).append(token)
+            oldest = time.monotonic() - self.max_hold
+            for token, (host, since) in list(self.held.items()):
+                if since < oldest:
+                    log.debug("a request to %s held its slot too long; letting it expire", host)
+                    del self.held[token]
+                else:
+                    by_domain.setdefault(host, []).append(token)
             for host, tokens in by_domain.items():
                 try:
                     await self._renew(keys=[domain_key(host)], args=[*tokens, self.lease_ms])

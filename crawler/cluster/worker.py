@@ -38,9 +38,9 @@ MIDDLEWARE = "crawler.cluster.limiter.DomainSlotsMiddleware"
 
 
 class Worker:
-    """One worker process: claims jobs one at a time until cancelled."""
+    """One worker process: crawls up to ``parallel`` jobs at once until cancelled."""
 
-    def __init__(self, config: Config, name: str, workdir: Path,
+    def __init__(self, config: Config, name: str, workdir: Path, parallel: int = 4,
                  scrapy_overrides: Mapping[str, Any] | None = None):
         if config.cluster is None:
             raise ConfigError("no cluster: section in the config (cluster: {redis: URL})")
@@ -48,6 +48,7 @@ class Worker:
         self.cluster: ClusterConfig = config.cluster
         self.name = name
         self.workdir = workdir
+        self.parallel = max(1, parallel)  # jobs crawled at once, as `crawl` crawls sources
         self.extra = dict(scrapy_overrides or {})
         self.backoff = Backoff(f"worker {name}", self.cluster.redis)
 
@@ -57,9 +58,12 @@ class Worker:
 
         self.workdir.mkdir(parents=True, exist_ok=True)
         r = async_client(self.cluster.redis)
+        self.backoff.client = r
         frontier = Frontier(r, self.name, self.cluster.lease)
+        # The longest a download may hold its slot: its timeout, after the throttle's
+        # longest delay (AutoThrottle's 30 s cap, Retry-After), with a margin.
         slots = DomainSlots(r, self.backoff, self.config.crawl.per_domain,
-                            self.cluster.lease)
+                            self.cluster.lease, max_hold=self.config.crawl.timeout + 90)
         local = replace(self.config, archive=self.workdir / "worker.db")
         archive = Archive.open(local.archive)
         extractor = Extractor(self.config.crawl.extract_workers,
@@ -69,15 +73,22 @@ class Worker:
         middlewares[MIDDLEWARE] = 950  # after the HTTP cache: a fresh cached answer needs none
         overrides = {"DOWNLOADER_MIDDLEWARES": middlewares, "NEWSWATCH_DOMAIN_SLOTS": slots,
                      "HTTPCACHE_DIR": str(self.workdir / "http-cache"), **self.extra}
-        log.info("worker %s: waiting for jobs at %s", self.name, self.backoff.url)
+        log.info("worker %s: waiting for jobs at %s (%d at a time)", self.name,
+                 self.backoff.url, self.parallel)
         done = 0
-        try:
+
+        async def take_jobs() -> None:
+            nonlocal done
             while jobs is None or done < jobs:
                 job = await retrying_async(self.backoff, frontier.claim)
                 if job is None:
                     continue
-                await self._run_job(job, frontier, slots, local, archive, extractor, overrides)
-                done += 1
+                done += 1  # counted when taken, so --max-jobs N takes exactly N
+                await self._run_job(job, frontier, slots, local, archive, extractor,
+                                    overrides)
+
+        try:
+            await asyncio.gather(*(take_jobs() for _ in range(self.parallel)))
         finally:
             extractor.close()
             with contextlib.suppress(Exception):
@@ -111,7 +122,6 @@ class Worker:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
-            await slots.release_all()
         outcome = {"status": run.status, "counts": asdict(run.counts),
                    "details": list(run.details), "stopped": run.stopped}
         await retrying_async(self.backoff, lambda: frontier.push("run", job, outcome))

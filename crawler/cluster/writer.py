@@ -46,7 +46,7 @@ class Writer:
         self.consumer = consumer
         self.batch = batch
         self.r = client(self.cluster.redis)
-        self.backoff = Backoff("writer", self.cluster.redis)
+        self.backoff = Backoff("writer", self.cluster.redis, client=self.r)
         self.backlog = True  # first our own unacknowledged messages (a restart)
         self.stored = 0  # reports stored by this writer (new or revised)
         self.runs = 0  # runs finished by this writer
