@@ -36,6 +36,7 @@ alerts:
 changes: {tolerance: 0.05}
 crawl: {timeout: 5}
 service: {jitter: 0}
+cluster: {redis: 'redis://127.0.0.1:6379/0', lease: 1m}
 """
 
 

@@ -253,7 +253,7 @@ def _shutdown() -> None:
 
 def _register() -> None:
     # Commands live in their own modules; importing them registers them on `cli`.
-    from crawler.cli import analyst, backtest, commands, query  # noqa: F401
+    from crawler.cli import analyst, backtest, cluster, commands, query  # noqa: F401
 
 
 _register()

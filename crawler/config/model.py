@@ -203,6 +203,16 @@ class ServiceConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """Crawl workers on a shared Redis frontier, one archive writer (README "Scale-out")."""
+
+    redis: str = "redis://127.0.0.1:6379/0"  # the frontier, the reports queue, the limits
+    # A job (and a worker's per-domain slots) is handed to another worker when its
+    # worker has not renewed it for this long (killed, cut off).
+    lease: float = 60.0
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     archive: Path
@@ -212,6 +222,7 @@ class Config:
     changes: ChangesConfig = ChangesConfig()
     crawl: CrawlConfig = CrawlConfig()
     service: ServiceConfig = ServiceConfig()
+    cluster: ClusterConfig | None = None  # None: everything runs in one process
     env_values: tuple[str, ...] = field(default=(), repr=False)  # what ${VAR}s expanded to
 
     def source(self, name: str) -> Source:
@@ -654,6 +665,22 @@ def _service(raw: Any) -> ServiceConfig:
     )
 
 
+def _cluster(raw: Any) -> ClusterConfig | None:
+    if raw is None:
+        return None
+    data = _mapping(raw, "cluster")
+    _check_keys(data, "cluster", {"redis", "lease"})
+    url = _str(data.get("redis"), "cluster.redis", default=ClusterConfig.redis)
+    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        raise _fail("cluster.redis", "a redis:// (rediss://, unix://) URL", url,
+                    "e.g. redis://host:6379/0; a password as ${REDIS_PASSWORD}")
+    lease = _interval_or(data.get("lease"), "cluster.lease",
+                         timedelta(seconds=ClusterConfig.lease)).total_seconds()
+    if lease < 1:
+        raise _fail("cluster.lease", "at least 1 second", data.get("lease"))
+    return ClusterConfig(redis=url, lease=lease)
+
+
 def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -> Config:
     """Validate the text of a config file; relative paths resolve against its folder."""
     env = dict(os.environ if environ is None else environ)
@@ -665,7 +692,8 @@ def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -
         raise ConfigError(f"{where}not valid YAML ({getattr(e, 'problem', e)})") from e
     substituted: set[str] = set()
     data = expand_env(_mapping(data, "top level"), env, used=substituted)
-    sections = {"archive", "sources", "stories", "alerts", "changes", "crawl", "service"}
+    sections = {"archive", "sources", "stories", "alerts", "changes", "crawl", "service",
+                "cluster"}
     _check_keys(data, "top level", sections)
     base = path.resolve().parent
     crawl = _crawl(data.get("crawl"))
@@ -690,6 +718,7 @@ def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -
         changes=_changes(data.get("changes")),
         crawl=crawl,
         service=_service(data.get("service")),
+        cluster=_cluster(data.get("cluster")),
         env_values=tuple(sorted(substituted)),
     )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -55,6 +55,9 @@ class CrawlContext:
     # Known articles skipped because their `revisit` interval has not passed; they are
     # also in counts.unchanged (runs.unchanged: reports held, nothing new).
     not_rechecked: int = 0
+    # A cluster worker's: each extracted report goes here (a queue to the archive
+    # writer) instead of into ``archive`` (crawler/cluster/worker.py).
+    sink: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     _causes: dict[str, list[Any]] = field(default_factory=dict)  # cause -> [index, detail, n]
     _closing: Any = None
 
@@ -136,11 +139,13 @@ async def crawl_sources(
     extractor: Extractor,
     progress: Callable[[CrawlContext], None] | None = None,
     scrapy_overrides: Mapping[str, Any] | None = None,
+    sink: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
 ) -> list[RunSummary]:
     """Crawl the given sources concurrently; every run is recorded in `runs`.
 
     ``scrapy_overrides`` are Scrapy settings over the config's (tests give the
-    SSRF guard a fixed name table through ``NEWSWATCH_RESOLVER``).
+    SSRF guard a fixed name table through ``NEWSWATCH_RESOLVER``). ``sink``: extracted
+    reports go there instead of into ``archive`` (a cluster worker).
     """
     from scrapy.crawler import AsyncCrawlerRunner
 
@@ -164,6 +169,7 @@ async def crawl_sources(
             revisit=source.revisit,
             allow_private=source.allow_private or _source_is_internal(source.url),
             progress=progress,
+            sink=sink,
         )
         log.info("[%s run %s] crawling %s", source.name, ctx.run_id, source.url)
         contexts.append(ctx)

@@ -72,6 +72,12 @@ class ArchivePipeline:
             ctx.counts.fallbacks += 1
         report["run_id"] = ctx.run_id
         report["official"] = ctx.source.official
+        if ctx.sink is not None:
+            # A cluster worker: the archive writer stores it (and counts it).
+            await ctx.sink(report)
+            log.info("[%s run %s] queued %s", ctx.source.name, ctx.run_id, item.url)
+            ctx.report_progress()
+            return
         stored = ctx.archive.store(report)
         if stored.status == "new":
             ctx.counts.new_documents += 1

@@ -1,0 +1,152 @@
+"""Cluster commands: `worker`, `writer`, `cluster enqueue`, `cluster status`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from crawler.cli.main import (
+    Interrupted,
+    State,
+    UsageProblem,
+    cli,
+    emit_json,
+    json_option,
+    library_errors,
+    pass_state,
+)
+from crawler.config.model import ClusterConfig, Config
+
+
+def _cluster(config: Config) -> ClusterConfig:
+    if config.cluster is None:
+        raise UsageProblem("no cluster: section in the config; add one, e.g. "
+                           "cluster: {redis: 'redis://HOST:6379/0'} (README, Scale-out)")
+    return config.cluster
+
+
+@cli.command()
+@click.option("--name", default=None, help="Worker name (default: HOST-PID).")
+@click.option("--dir", "workdir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Folder for the worker's HTTP cache and scratch files "
+              "(default: a new temporary folder).")
+@click.option("--parallel", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Jobs (sources) crawled at once.")
+@click.option("--max-jobs", type=click.IntRange(min=1), default=None,
+              help="Stop after this many jobs.")
+@pass_state
+@library_errors
+def worker(state: State, name: str | None, workdir: Path | None, parallel: int,
+           max_jobs: int | None) -> None:
+    """Crawl jobs from the cluster's Redis frontier; reports go to the writer."""
+    from crawler.cluster.worker import Worker
+    from crawler.scraping.reactor import run_on_reactor
+
+    config = state.config
+    _cluster(config)
+    name = name or f"{socket.gethostname()}-{os.getpid()}"
+    with tempfile.TemporaryDirectory(prefix="newswatch-worker-") as scratch:
+        folder = workdir or Path(scratch)
+        try:
+            run_on_reactor(Worker(config, name, folder, parallel).run(max_jobs), interruptible=True)
+        except asyncio.CancelledError:
+            raise Interrupted("interrupted (a job it was crawling goes to another worker "
+                              "once its lease runs out)") from None
+
+
+@cli.command()
+@pass_state
+@library_errors
+def writer(state: State) -> None:
+    """Archive the reports the cluster's workers queue (the one archive writer)."""
+    from crawler.cli.commands import writer as open_writer
+    from crawler.cluster.writer import Writer
+
+    config = state.config
+    _cluster(config)
+    stop = threading.Event()
+
+    def stopping(signum: int, frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, stopping) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with open_writer(config) as archive:
+            consumer = Writer(config, archive)
+            try:
+                consumer.run(stop)
+            finally:
+                consumer.close()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@cli.group()
+def cluster() -> None:
+    """The cluster's frontier: queue jobs, show its depth."""
+
+
+@cluster.command()
+@click.option("--source", "source_names", multiple=True, metavar="NAME",
+              help="Only this source (repeatable; default: every enabled source).")
+@json_option
+@pass_state
+@library_errors
+def enqueue(state: State, source_names: tuple[str, ...], as_json: bool) -> None:
+    """Queue a crawl job per source (a source already queued or running is skipped)."""
+    from crawler.cluster.connection import Backoff, client, retrying
+    from crawler.cluster.frontier import enqueue as queue
+
+    config = state.config
+    settings = _cluster(config)
+    names = [config.source(n).name for n in source_names] or [
+        s.name for s in config.sources if s.enabled]
+    r = client(settings.redis)
+    try:
+        queued = retrying(Backoff("enqueue", settings.redis, longest=2),
+                          lambda: queue(r, names))
+    finally:
+        r.close()
+    rows = [{"source": name, "job": job} for name, job in queued.items()]
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['source']}: " + (f"queued as job {row['job']}" if row["job"]
+                                           else "already queued or running"))
+
+
+@cluster.command()
+@json_option
+@pass_state
+@library_errors
+def status(state: State, as_json: bool) -> None:
+    """Jobs waiting and running, reports not yet archived, workers seen."""
+    from dataclasses import asdict
+
+    from crawler.cluster.connection import DOWN, client, safe_url
+    from crawler.cluster.frontier import depth
+
+    settings = _cluster(state.config)
+    r = client(settings.redis)
+    try:
+        d = depth(r)
+    except DOWN as e:
+        raise UsageProblem(f"redis at {safe_url(settings.redis)} is unreachable: {e}") from None
+    finally:
+        r.close()
+    if as_json:
+        emit_json([asdict(d)])
+        return
+    click.echo(f"jobs waiting: {d.jobs_waiting}\njobs running: {d.jobs_running}\n"
+               f"reports not yet archived: {d.reports_waiting}\n"
+               f"workers: {', '.join(d.workers) or 'none yet'}")

@@ -1,0 +1,178 @@
+"""The frontier (a Redis stream of source jobs) and the reports queue (another stream).
+
+Keys (all under ``newswatch:``):
+
+- ``jobs``: one entry per source crawl, ``{source}``; consumer group ``workers``. A
+  worker's claimed entry stays in the group's pending-entries list (its lease) until
+  the worker acknowledges it; the worker renews it while crawling (``XCLAIM`` to itself
+  resets its idle time). An entry idle for longer than ``cluster.lease`` belongs to a
+  worker that died or was cut off, and the next worker takes it over (``XAUTOCLAIM``).
+- ``queued:<source>``: the id of the source's job while it is queued or running, so a
+  source is never queued twice (``enqueue`` skips it, like the service's max_instances=1).
+- ``reports``: what workers extracted, ``{kind: report|run, job, source, body}``;
+  consumer group ``writer`` (the one archive writer).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import redis.asyncio
+
+log = logging.getLogger(__name__)
+
+PREFIX = "newswatch:"
+JOBS = PREFIX + "jobs"
+WORKERS = "workers"
+REPORTS = PREFIX + "reports"
+WRITER = "writer"
+
+
+def queued_key(source: str) -> str:
+    return f"{PREFIX}queued:{source}"
+
+
+def job_key(job: str) -> str:
+    """The writer's record of one job: its run id, whether the run was finished."""
+    return f"{PREFIX}job:{job}"
+
+
+def job_docs_key(job: str) -> str:
+    """The writer's tally of one job: url -> what storing it did (new, revised, unchanged)."""
+    return f"{PREFIX}job:{job}:docs"
+
+
+# Atomic "queue this source unless its job is still queued or running".
+_ENQUEUE = """
+local current = redis.call('GET', KEYS[2])
+if current and #redis.call('XRANGE', KEYS[1], current, current) > 0 then
+  return false
+end
+local id = redis.call('XADD', KEYS[1], '*', 'source', ARGV[1])
+redis.call('SET', KEYS[2], id)
+return id
+"""
+
+
+def ensure_group(r: redis.Redis, stream: str, group: str) -> None:
+    """Create the stream's consumer group (and the stream) unless it exists."""
+    try:
+        r.xgroup_create(stream, group, id="0", mkstream=True)
+    except redis.exceptions.ResponseError as e:
+        if "BUSYGROUP" not in str(e):
+            raise
+
+
+async def ensure_group_async(r: redis.asyncio.Redis, stream: str, group: str) -> None:
+    try:
+        await r.xgroup_create(stream, group, id="0", mkstream=True)
+    except redis.exceptions.ResponseError as e:
+        if "BUSYGROUP" not in str(e):
+            raise
+
+
+def enqueue(r: redis.Redis, sources: Iterable[str]) -> dict[str, str | None]:
+    """Queue a crawl job per source; {source: job id, or None when already queued/running}."""
+    ensure_group(r, JOBS, WORKERS)
+    script = r.register_script(_ENQUEUE)
+    return {name: script(keys=[JOBS, queued_key(name)], args=[name]) for name in sources}
+
+
+@dataclass(frozen=True)
+class Depth:
+    """How much work the cluster has: jobs waiting and running, reports not yet archived."""
+
+    jobs_waiting: int
+    jobs_running: int
+    reports_waiting: int
+    workers: tuple[str, ...]
+
+
+def depth(r: redis.Redis) -> Depth:
+    """The frontier's depth and the workers the jobs group knows (status, benchmarks)."""
+    ensure_group(r, JOBS, WORKERS)
+    ensure_group(r, REPORTS, WRITER)
+
+    def group(stream: str, name: str) -> dict[str, Any]:
+        return next(g for g in r.xinfo_groups(stream) if g["name"] == name)
+
+    jobs, reports = group(JOBS, WORKERS), group(REPORTS, WRITER)
+    return Depth(
+        jobs_waiting=int(jobs.get("lag") or 0),
+        jobs_running=int(jobs["pending"]),
+        reports_waiting=int(reports.get("lag") or 0) + int(reports["pending"]),
+        workers=tuple(sorted(c["name"] for c in r.xinfo_consumers(JOBS, WORKERS))),
+    )
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    source: str
+
+
+class Frontier:
+    """A worker's side of the jobs stream (asyncio)."""
+
+    def __init__(self, r: redis.asyncio.Redis, consumer: str, lease: float):
+        self.r = r
+        self.consumer = consumer
+        self.lease_ms = int(lease * 1000)
+
+    async def claim(self, block: float = 1.0) -> Job | None:
+        """The next job: first one a dead worker left (idle past the lease), else a new one."""
+        await ensure_group_async(self.r, JOBS, WORKERS)
+        cursor = "0-0"
+        while True:
+            claimed: Any = await self.r.xautoclaim(JOBS, WORKERS, self.consumer, self.lease_ms,
+                                            start_id=cursor, count=1)
+            cursor, entries = claimed[0], claimed[1]
+            for entry_id, fields in entries:
+                job = await self._job(entry_id, fields, taken_over=True)
+                if job is not None:
+                    return job
+            if cursor == "0-0":
+                break
+        reply: Any = await self.r.xreadgroup(WORKERS, self.consumer, {JOBS: ">"}, count=1,
+                                        block=int(block * 1000))
+        for _stream, entries in reply or []:
+            for entry_id, fields in entries:
+                job = await self._job(entry_id, fields)
+                if job is not None:
+                    return job
+        return None
+
+    async def _job(self, entry_id: str, fields: dict[str, str] | None,
+                   taken_over: bool = False) -> Job | None:
+        if not fields or "source" not in fields:  # deleted or not a job: drop it
+            await self.r.xack(JOBS, WORKERS, entry_id)
+            return None
+        if taken_over:
+            log.warning("taking over job %s (%s): its worker stopped renewing it",
+                        entry_id, fields["source"])
+        return Job(entry_id, fields["source"])
+
+    async def renew(self, job: Job) -> bool:
+        """Renew the lease on ``job`` (reset its idle time); False if another worker has it."""
+        pending = await self.r.xpending_range(JOBS, WORKERS, min=job.id, max=job.id, count=1)
+        if not pending or pending[0]["consumer"] != self.consumer:
+            return False
+        await self.r.xclaim(JOBS, WORKERS, self.consumer, 0, [job.id], justid=True)
+        return True
+
+    async def push(self, kind: str, job: Job, body: dict[str, Any]) -> None:
+        """Queue one message for the writer (a report, or the run's outcome)."""
+        await self.r.xadd(REPORTS, {"kind": kind, "job": job.id, "source": job.source,
+                                    "body": json.dumps(body, ensure_ascii=False)})
+
+    async def ack(self, job: Job) -> None:
+        """The job is done (its reports are queued): drop it from the frontier."""
+        await self.r.xack(JOBS, WORKERS, job.id)
+        await self.r.xdel(JOBS, job.id)
+        if await self.r.get(queued_key(job.source)) == job.id:
+            await self.r.delete(queued_key(job.source))

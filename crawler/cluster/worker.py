@@ -1,0 +1,143 @@
+"""`newswatch worker`: take source jobs from the frontier, crawl, queue the reports.
+
+A worker runs the same spiders, extraction and per-run bookkeeping as `crawl`
+(crawler.scraping.crawl.crawl_sources), with three differences:
+
+- each extracted report is pushed to the reports stream (the archive writer stores it)
+  instead of into the archive;
+- every download holds one of its domain's slots in Redis, so ``crawl.per_domain`` holds
+  across all workers (crawler/cluster/limiter.py);
+- the job is acknowledged only after all its reports and the run's outcome are queued;
+  while crawling, the worker renews its lease on the job, and a worker that dies
+  leaves a job that another takes over once the lease runs out.
+
+The worker keeps its own small files in ``workdir``: a scratch archive (its run
+bookkeeping; nothing of it is shared) and its HTTP cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from crawler.archive.store import Archive
+from crawler.cluster.connection import DOWN, Backoff, async_client, retrying_async
+from crawler.cluster.frontier import Frontier, Job
+from crawler.cluster.limiter import DomainSlots
+from crawler.config.model import ClusterConfig, Config, ConfigError
+from crawler.extraction.pages import Extractor
+
+log = logging.getLogger(__name__)
+
+MIDDLEWARE = "crawler.cluster.limiter.DomainSlotsMiddleware"
+
+
+class Worker:
+    """One worker process: crawls up to ``parallel`` jobs at once until cancelled."""
+
+    def __init__(self, config: Config, name: str, workdir: Path, parallel: int = 4,
+                 scrapy_overrides: Mapping[str, Any] | None = None):
+        if config.cluster is None:
+            raise ConfigError("no cluster: section in the config (cluster: {redis: URL})")
+        self.config = config
+        self.cluster: ClusterConfig = config.cluster
+        self.name = name
+        self.workdir = workdir
+        self.parallel = max(1, parallel)  # jobs crawled at once, as `crawl` crawls sources
+        self.extra = dict(scrapy_overrides or {})
+        self.backoff = Backoff(f"worker {name}", self.cluster.redis)
+
+    async def run(self, jobs: int | None = None) -> int:
+        """Claim and crawl jobs (``jobs`` of them, or until cancelled); returns jobs done."""
+        from crawler.scraping.settings import scrapy_settings
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        r = async_client(self.cluster.redis)
+        self.backoff.client = r
+        frontier = Frontier(r, self.name, self.cluster.lease)
+        # The longest a download may hold its slot: its timeout, after the throttle's
+        # longest delay (AutoThrottle's 30 s cap, Retry-After), with a margin.
+        slots = DomainSlots(r, self.backoff, self.config.crawl.per_domain,
+                            self.cluster.lease, max_hold=self.config.crawl.timeout + 90)
+        local = replace(self.config, archive=self.workdir / "worker.db")
+        archive = Archive.open(local.archive)
+        extractor = Extractor(self.config.crawl.extract_workers,
+                              self.config.crawl.extract_timeout)
+        middlewares = dict(scrapy_settings(self.config.crawl, self.workdir)
+                           .getdict("DOWNLOADER_MIDDLEWARES"))
+        middlewares[MIDDLEWARE] = 950  # after the HTTP cache: a fresh cached answer needs none
+        overrides = {"DOWNLOADER_MIDDLEWARES": middlewares, "NEWSWATCH_DOMAIN_SLOTS": slots,
+                     "HTTPCACHE_DIR": str(self.workdir / "http-cache"), **self.extra}
+        log.info("worker %s: waiting for jobs at %s (%d at a time)", self.name,
+                 self.backoff.url, self.parallel)
+        done = 0
+
+        async def take_jobs() -> None:
+            nonlocal done
+            while jobs is None or done < jobs:
+                job = await retrying_async(self.backoff, frontier.claim)
+                if job is None:
+                    continue
+                done += 1  # counted when taken, so --max-jobs N takes exactly N
+                await self._run_job(job, frontier, slots, local, archive, extractor,
+                                    overrides)
+
+        try:
+            await asyncio.gather(*(take_jobs() for _ in range(self.parallel)))
+        finally:
+            extractor.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(slots.close(), 5)
+            archive.close()
+            with contextlib.suppress(Exception):
+                await r.aclose()
+        return done
+
+    async def _run_job(self, job: Job, frontier: Frontier, slots: DomainSlots, local: Config,
+                       archive: Archive, extractor: Extractor,
+                       overrides: dict[str, Any]) -> None:
+        from crawler.scraping.crawl import crawl_sources
+
+        try:
+            source = self.config.source(job.source)
+        except ConfigError as e:
+            log.error("worker %s: job %s dropped: %s", self.name, job.id, e)
+            await retrying_async(self.backoff, lambda: frontier.ack(job))
+            return
+        log.info("worker %s: job %s: crawling %s", self.name, job.id, source.name)
+
+        async def sink(report: dict[str, Any]) -> None:
+            await retrying_async(self.backoff, lambda: frontier.push("report", job, report))
+
+        renewing = asyncio.ensure_future(self._renew(job, frontier))
+        try:
+            [run] = await crawl_sources(local, archive, [source], extractor,
+                                        scrapy_overrides=overrides, sink=sink)
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+        outcome = {"status": run.status, "counts": asdict(run.counts),
+                   "details": list(run.details), "stopped": run.stopped}
+        await retrying_async(self.backoff, lambda: frontier.push("run", job, outcome))
+        await retrying_async(self.backoff, lambda: frontier.ack(job))
+        log.info("worker %s: job %s done: %s, %d fetched, %d errors", self.name, job.id,
+                 run.status, run.counts.fetched, run.counts.errors)
+
+    async def _renew(self, job: Job, frontier: Frontier) -> None:
+        """Keep the lease on ``job`` while crawling it."""
+        while True:
+            await asyncio.sleep(self.cluster.lease / 3)
+            try:
+                if not await frontier.renew(job):
+                    log.warning("worker %s: job %s was taken over by another worker "
+                                "(this one was cut off for longer than the lease)",
+                                self.name, job.id)
+                    return
+            except DOWN as e:
+                log.debug("renewing job %s failed: %s", job.id, e)

@@ -1,0 +1,197 @@
+"""`newswatch writer`: the one archive writer of a cluster.
+
+It reads the reports stream (consumer group ``writer``), stores each report with
+``Archive.store``, records each job's run when the worker's outcome arrives, runs the
+usual pass after a crawl (facts repair, change detection, alert delivery), and
+acknowledges messages only after their SQLite commit. A writer that stops before
+acknowledging reads its own unacknowledged messages again first when it restarts.
+
+Redelivery stores nothing twice: the same text of a URL is a no-op in the archive, and
+the job's tally (``newswatch:job:<id>:docs``, url -> new | revised | unchanged) keeps
+the first outcome of each URL, so the run's counts stay those of the first delivery.
+A job taken over from a dead worker is the same job, so the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from typing import Any
+
+import redis
+
+from crawler.archive.store import Archive, ArchiveWriteError, RunCounts, run_status
+from crawler.cluster.connection import Backoff, client, retrying
+from crawler.cluster.frontier import REPORTS, WRITER, ensure_group, job_docs_key, job_key
+from crawler.config.model import ClusterConfig, Config, ConfigError
+
+log = logging.getLogger(__name__)
+
+KEEP_JOB_RECORDS = 7 * 24 * 3600  # seconds a finished job's records stay (late redeliveries)
+
+
+class Writer:
+    """Consume the reports stream into the archive."""
+
+    def __init__(self, config: Config, archive: Archive, consumer: str = "writer",
+                 batch: int = 200):
+        if config.cluster is None:
+            raise ConfigError("no cluster: section in the config (cluster: {redis: URL})")
+        self.config = config
+        self.cluster: ClusterConfig = config.cluster
+        self.archive = archive
+        self.consumer = consumer
+        self.batch = batch
+        self.r = client(self.cluster.redis)
+        self.backoff = Backoff("writer", self.cluster.redis, client=self.r)
+        self.backlog = True  # first our own unacknowledged messages (a restart)
+        self.stored = 0  # reports stored by this writer (new or revised)
+        self.runs = 0  # runs finished by this writer
+        archive.sync_sources(config.sources)
+        retrying(self.backoff, lambda: ensure_group(self.r, REPORTS, WRITER))
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until ``stop`` is set (checked at least every second)."""
+        log.info("writer: archiving reports from %s into %s", self.backoff.url,
+                 self.archive.path)
+        self.after_crawl()  # what a writer that stopped early left undone
+        while not stop.is_set():
+            self.step()
+
+    def step(self, block: float = 1.0) -> int:
+        """Read and handle one batch; returns how many messages were acknowledged."""
+        entries = retrying(self.backoff, lambda: self._read(block))
+        if not entries:
+            return 0
+        done: list[str] = []
+        finished = 0
+        try:
+            for entry_id, fields in entries:
+                finished += self._handle(fields)
+                done.append(entry_id)
+        except ArchiveWriteError as e:
+            # A full disk: keep the rest unacknowledged and try again later.
+            log.error("writer: could not archive (%s); retrying in 5 s", e)
+            time.sleep(5)
+        if done:
+            retrying(self.backoff, lambda: self._ack(done))
+        if finished:
+            self.after_crawl()
+        return len(done)
+
+    def _read(self, block: float) -> list[tuple[str, dict[str, str]]]:
+        """Our own unacknowledged messages first (after a restart), then new ones."""
+        try:
+            if self.backlog:
+                entries = self._entries(self.r.xreadgroup(
+                    WRITER, self.consumer, {REPORTS: "0"}, count=self.batch))
+                if entries:
+                    return entries
+                self.backlog = False
+            return self._entries(self.r.xreadgroup(
+                WRITER, self.consumer, {REPORTS: ">"}, count=self.batch,
+                block=int(block * 1000)))
+        except redis.exceptions.ResponseError as e:
+            if "NOGROUP" not in str(e):
+                raise
+            ensure_group(self.r, REPORTS, WRITER)  # a new or emptied Redis
+            return []
+
+    @staticmethod
+    def _entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
+        return [e for _stream, es in reply or [] for e in es]
+
+    def _ack(self, ids: list[str]) -> None:
+        pipe = self.r.pipeline()
+        pipe.xack(REPORTS, WRITER, *ids)
+        pipe.xdel(REPORTS, *ids)
+        pipe.execute()
+
+    def _handle(self, fields: dict[str, str] | None) -> int:
+        """Store one message; 1 if it finished a run. Malformed messages are logged."""
+        if not fields:  # deleted while pending
+            return 0
+        try:
+            job, source, kind = fields["job"], fields["source"], fields["kind"]
+            body = json.loads(fields["body"])
+        except (KeyError, ValueError) as e:
+            log.error("writer: dropped a malformed message (%s): %.200r", e, fields)
+            return 0
+        if kind == "report":
+            self._store(job, source, body)
+            return 0
+        if kind == "run":
+            return self._finish(job, source, body)
+        log.error("writer: dropped a message of unknown kind %r", kind)
+        return 0
+
+    def _run_id(self, job: str, source: str) -> int:
+        """The archive's run for ``job`` (started at its first message)."""
+        known = retrying(self.backoff, lambda: self.r.hget(job_key(job), "run_id"))
+        if known is not None:
+            return int(known)
+        run_id = self.archive.start_run(source)
+        retrying(self.backoff, lambda: self.r.hset(job_key(job), "run_id", run_id))
+        return run_id
+
+    def _store(self, job: str, source: str, report: dict[str, Any]) -> None:
+        url = report.get("url")
+        docs = job_docs_key(job)
+        try:
+            report["run_id"] = self._run_id(job, source)
+            status = self.archive.store(report).status
+        except ArchiveWriteError:
+            raise
+        except (sqlite3.Error, KeyError, TypeError) as e:
+            log.error("writer: [%s] not stored (%s: %s): %s", source, type(e).__name__, e, url)
+            status = "lost"
+        previous = retrying(self.backoff, lambda: self.r.hget(docs, str(url)))
+        if previous is None or (previous in ("unchanged", "lost") and status != previous):
+            retrying(self.backoff, lambda: self.r.hset(docs, str(url), status))
+        if status in ("new", "revised") and previous is None:
+            self.stored += 1
+
+    def _finish(self, job: str, source: str, outcome: dict[str, Any]) -> int:
+        key = job_key(job)
+        if retrying(self.backoff, lambda: self.r.hget(key, "finished")):
+            return 0  # a redelivery: the run is recorded
+        run_id = self._run_id(job, source)
+        counts = RunCounts(**outcome.get("counts", {}))
+        tally = list(retrying(self.backoff, lambda: self.r.hvals(job_docs_key(job))))
+        counts.new_documents = tally.count("new")
+        counts.new_versions = tally.count("revised")
+        counts.unchanged += tally.count("unchanged")
+        lost = tally.count("lost")
+        counts.lost += lost
+        counts.errors += lost
+        details = list(outcome.get("details") or [])
+        if lost:
+            details.append(f"{lost} reports not stored by the archive writer")
+        status = outcome.get("status") or "failed"
+        if status not in ("failed", "interrupted"):
+            status = run_status(counts)
+        self.archive.finish_run(run_id, source, counts, details, status=status)
+        pipe = self.r.pipeline()
+        pipe.hset(key, "finished", 1)
+        pipe.expire(key, KEEP_JOB_RECORDS)
+        pipe.expire(job_docs_key(job), KEEP_JOB_RECORDS)
+        retrying(self.backoff, pipe.execute)
+        self.runs += 1
+        log.info("writer: [%s run %s] %s: %d new, %d revised, %d unchanged", source, run_id,
+                 status, counts.new_documents, counts.new_versions, counts.unchanged)
+        return 1
+
+    def after_crawl(self) -> None:
+        """Facts repair, change detection and alert delivery, as after a crawl."""
+        from crawler.pipeline import after_crawl
+
+        try:
+            after_crawl(self.archive, self.config)
+        except ArchiveWriteError as e:
+            log.error("writer: changes and alerts not processed: %s", e)
+
+    def close(self) -> None:
+        self.r.close()

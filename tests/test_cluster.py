@@ -1,0 +1,302 @@
+"""Past one machine: `newswatch worker` processes on a real Redis, one archive writer.
+
+Everything is real and on loopback: a redis-server subprocess with its own data folder,
+the news fixture site, workers and the writer as the commands users run.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from newssite import FILLER, NewsSite
+from support.redisserver import RedisServer
+from support.service import Service
+from support.waits import wait_until
+
+from crawler.archive.store import Archive
+from crawler.cluster.frontier import REPORTS, enqueue
+from crawler.cluster.writer import Writer
+from crawler.config.model import load_config
+
+WORKTREE = Path(__file__).resolve().parent.parent
+STORIES = [{"name": "iraq", "match": {"all": ["Iraq"]},
+            "trackers": [{"name": "us-troops-iraq", "kind": "troops", "about": ["Iraq"]}]}]
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+class Process(Service):
+    """A `newswatch ARGS` subprocess (this worktree's code), output in a file."""
+
+    def __init__(self, config: Path, log: Path, *args: str):
+        self.log = log
+        self._out = log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "crawler", "--config", str(config), "-v", *args],
+            stdout=self._out, stderr=subprocess.STDOUT, cwd=WORKTREE,
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(WORKTREE)})
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def end(self) -> str:
+        """Stop it (SIGINT; SIGKILL if it hangs) and return its output."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._out.close()
+        return self.output()
+
+
+def publish(site: NewsSite, feeds: int, per_feed: int) -> list[str]:
+    """``feeds`` feeds (feed0.xml, ...) of ``per_feed`` new articles each; their paths."""
+    paths = []
+    for f in range(feeds):
+        items = []
+        for i in range(per_feed):
+            slug = f"f{f}-{i}"
+            figure = f"{2000 + 100 * f + i:,}"
+            body = (f"The United States has approximately {figure} troops in Iraq, officials "
+                    f"said in report {slug}.")
+            site.publish([(slug, f"2025-0{1 + f % 9}-1{i % 10}", f"Report {slug} on Iraq",
+                           body + " " + FILLER)])
+            items.append(site.items.pop())
+            paths.append(f"/news/{slug}.html")
+        xml = "".join(
+            f"<item><title>{title}</title><link>{site.server.url}/news/{slug}.html</link>"
+            f"<guid>{slug}</guid></item>" for slug, _date, title in items)
+        site.server.publish(f"feed{f}.xml", '<?xml version="1.0"?><rss version="2.0"><channel>'
+                            f"<title>F{f}</title><link>{site.server.url}/</link>"
+                            f"<description>d</description>{xml}</channel></rss>")
+    return paths
+
+
+def cluster_config(tmp_path: Path, make_config: Any, site: NewsSite, feeds: int,
+                   redis_url: str, per_domain: int = 4, lease: int = 2) -> Path:
+    sources = [{"name": f"feed{f}", "type": "feed", "url": f"{site.server.url}/feed{f}.xml"}
+               for f in range(feeds)]
+    return make_config(tmp_path, sources, stories=STORIES,
+                       crawl={"per_domain": per_domain, "concurrency": 8},
+                       cluster={"redis": redis_url, "lease": lease})
+
+
+def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    if not db.exists():
+        return []
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return conn.execute(sql).fetchall()
+    except sqlite3.OperationalError:  # not created yet
+        return []
+    finally:
+        conn.close()
+
+
+def finished_runs(db: Path) -> list[tuple[Any, ...]]:
+    return query(db, "SELECT source, status, new_documents, new_versions, fetched FROM runs "
+                     "WHERE status != 'running' ORDER BY source")
+
+
+def assert_archived_once(db: Path, paths: list[str], feeds: int) -> None:
+    docs = query(db, "SELECT url FROM documents")
+    assert sorted(u.split("/", 3)[3] for (u,) in docs) == sorted(p[1:] for p in paths)
+    assert query(db, "SELECT count(*) FROM versions") == [(len(paths),)]
+    runs = finished_runs(db)
+    per_feed = len(paths) // feeds
+    assert runs == [(f"feed{f}", "ok", per_feed, 0, per_feed) for f in range(feeds)]
+    # The writer ran the pass after the crawl: facts extracted, the tracker evaluated.
+    assert query(db, "SELECT count(*) FROM versions WHERE facts_done = 0") == [(0,)]
+    assert query(db, "SELECT count(*) FROM facts WHERE evaluated = 0") == [(0,)]
+    assert query(db, "SELECT count(*) FROM changes WHERE tracker = 'us-troops-iraq'")[0][0] >= 1
+
+
+def enqueue_all(cli_run: Any, config: Path) -> list[dict[str, Any]]:
+    result = cli_run("--config", str(config), "cluster", "enqueue", "--json")
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_two_workers_and_the_writer_archive_every_document_once_within_the_domain_limit(
+        tmp_path: Path, news_site: NewsSite, redis_server: RedisServer, make_config: Any,
+        cli_run: Any) -> None:
+    feeds = 4
+    paths = publish(news_site, feeds, per_feed=3)
+    for path in paths:
+        news_site.server.delay(path, 0.15)  # long enough for two workers' requests to meet
+    config = cluster_config(tmp_path, make_config, news_site, feeds, redis_server.url,
+                            per_domain=1)
+    db = tmp_path / "newswatch.db"
+    jobs = enqueue_all(cli_run, config)
+    assert [j["source"] for j in jobs] == [f"feed{f}" for f in range(feeds)]
+    assert all(j["job"] for j in jobs)
+    # Queued twice: a source already queued is skipped.
+    assert [j["job"] for j in enqueue_all(cli_run, config)] == [None] * feeds
+    procs = [Process(config, tmp_path / "writer.log", "writer"),
+             Process(config, tmp_path / "w1.log", "worker", "--name", "w1", "--parallel", "1"),
+             Process(config, tmp_path / "w2.log", "worker", "--name", "w2", "--parallel", "1")]
+    try:
+        wait_until(lambda: len(finished_runs(db)) == feeds, 120, "every job's run recorded")
+        wait_until(lambda: query(db, "SELECT count(*) FROM facts WHERE evaluated = 0")
+                   == [(0,)], 30, "the pass after the crawl")
+    finally:
+        logs = [p.end() for p in procs]
+    assert_archived_once(db, paths, feeds)
+    assert all(news_site.server.count(p) == 1 for p in paths)
+    # Both workers crawled, and the site never saw two requests at once.
+    assert "job" in logs[1] and "done" in logs[1], logs[1][-3000:]
+    assert "job" in logs[2] and "done" in logs[2], logs[2][-3000:]
+    assert news_site.server.max_in_flight == 1
+    # Jobs are acknowledged and gone; a source can be queued again.
+    r = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    assert r.xlen("newswatch:jobs") == 0 and r.xlen(REPORTS) == 0
+    assert all(j["job"] for j in enqueue_all(cli_run, config))
+
+
+def test_a_killed_workers_job_goes_to_another_after_the_lease(
+        tmp_path: Path, news_site: NewsSite, redis_server: RedisServer, make_config: Any,
+        cli_run: Any) -> None:
+    paths = publish(news_site, 1, per_feed=6)
+    for path in paths:
+        news_site.server.delay(path, 0.6)
+    config = cluster_config(tmp_path, make_config, news_site, 1, redis_server.url,
+                            per_domain=1, lease=2)
+    db = tmp_path / "newswatch.db"
+    writer = Process(config, tmp_path / "writer.log", "writer")
+    first = Process(config, tmp_path / "w1.log", "worker", "--name", "w1")
+    second = None
+    try:
+        enqueue_all(cli_run, config)
+        # Killed mid-crawl: some of its reports already queued (and maybe archived).
+        wait_until(lambda: sum(news_site.server.count(p) for p in paths) >= 2, 60,
+                   "the first worker fetching articles")
+        first.proc.send_signal(signal.SIGKILL)
+        first.proc.wait(10)
+        second = Process(config, tmp_path / "w2.log", "worker", "--name", "w2")
+        wait_until(lambda: finished_runs(db), 90, "the run recorded by the second worker")
+        wait_until(lambda: query(db, "SELECT count(*) FROM facts WHERE evaluated = 0")
+                   == [(0,)], 30, "the pass after the crawl")
+    finally:
+        writer_log = writer.end()
+        first.end()
+        second_log = second.end() if second else ""
+    assert "taking over job" in second_log, second_log[-3000:]
+    # The same result as one uninterrupted crawl: one run, each document once.
+    assert_archived_once(db, paths, 1)
+    assert query(db, "SELECT count(*) FROM runs") == [(1,)], writer_log[-2000:]
+
+
+def test_redis_restarted_mid_crawl_the_workers_and_writer_recover(
+        tmp_path: Path, news_site: NewsSite, redis_server: RedisServer, make_config: Any,
+        cli_run: Any) -> None:
+    paths = publish(news_site, 2, per_feed=4)
+    for path in paths:
+        news_site.server.delay(path, 0.4)
+    config = cluster_config(tmp_path, make_config, news_site, 2, redis_server.url,
+                            per_domain=1, lease=2)
+    db = tmp_path / "newswatch.db"
+    enqueue_all(cli_run, config)
+    procs = [Process(config, tmp_path / "writer.log", "writer"),
+             Process(config, tmp_path / "w1.log", "worker", "--name", "w1")]
+    try:
+        wait_until(lambda: sum(news_site.server.count(p) for p in paths) >= 1, 60,
+                   "the worker fetching articles")
+        redis_server.stop()
+        wait_until(lambda: "unreachable" in procs[1].output(), 30, "the worker noticing")
+        wait_until(lambda: "unreachable" in procs[0].output(), 30, "the writer noticing")
+        redis_server.start()
+        wait_until(lambda: len(finished_runs(db)) == 2, 120, "both runs recorded")
+        wait_until(lambda: query(db, "SELECT count(*) FROM facts WHERE evaluated = 0")
+                   == [(0,)], 30, "the pass after the crawl")
+    finally:
+        logs = [p.end() for p in procs]
+    for log in logs:
+        assert log.count("unreachable") == 1, log[-3000:]  # one line per outage
+        assert "is back" in log
+    assert_archived_once(db, paths, 2)
+
+
+def test_a_redelivered_report_is_archived_once_and_counted_once(
+        tmp_path: Path, news_site: NewsSite, redis_server: RedisServer,
+        make_config: Any) -> None:
+    """The writer died after storing, before acknowledging: its successor sees the
+    same messages again (its own pending entries) and changes nothing."""
+    config_path = cluster_config(tmp_path, make_config, news_site, 1, redis_server.url)
+    config = load_config(config_path)
+    r = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    report = {"url": "http://x.example/a", "source": "feed0", "title": "A", "via": "page",
+              "text": "The United States has about 2,500 troops in Iraq. " + FILLER,
+              "published": "2025-01-01", "stories": ["iraq"], "facts": None}
+    for kind, body in (("report", report), ("report", report),
+                       ("run", {"status": "ok", "counts": {"fetched": 1}, "details": []})):
+        r.xadd(REPORTS, {"kind": kind, "job": "1-0", "source": "feed0",
+                         "body": json.dumps(body)})
+    archive = Archive.open(config.archive)
+    try:
+        dying = Writer(config, archive, consumer="writer")
+        entries = dying._read(0.1)
+        assert len(entries) == 3
+        for _id, fields in entries:
+            dying._handle(fields)  # stored, then "killed" before the acknowledgement
+        dying.close()
+        successor = Writer(config, archive, consumer="writer")
+        assert successor.step() == 3  # its pending entries, read again
+        successor.close()
+    finally:
+        archive.close()
+    db = tmp_path / "newswatch.db"
+    assert query(db, "SELECT count(*) FROM versions") == [(1,)]
+    assert finished_runs(db) == [("feed0", "ok", 1, 0, 1)]
+    assert r.xlen(REPORTS) == 0
+    assert enqueue(r, ["feed0"])["feed0"]
+
+
+def test_without_a_cluster_section_the_commands_say_what_to_add(
+        tmp_path: Path, make_config: Any, cli_run: Any) -> None:
+    config = make_config(tmp_path, [{"name": "a", "type": "feed", "url": "http://x.example/"}])
+    for args in (["worker"], ["writer"], ["cluster", "enqueue"], ["cluster", "status"]):
+        result = cli_run("--config", str(config), *args)
+        assert result.exit_code == 2
+        assert "no cluster: section" in result.output
+
+
+@pytest.mark.parametrize("section,error", [
+    ("cluster: {redis: 'http://h:6379'}", "cluster.redis: expected a redis://"),
+    ("cluster: {redis: 'redis://h:6379/0', lease: 0}", "cluster.lease: expected an interval"),
+    ("cluster: {redis: 'redis://h:6379/0', workers: 2}", "cluster: unknown key 'workers'"),
+    ("cluster: [redis]", "cluster: expected a mapping"),
+], ids=["not-redis", "zero-lease", "unknown-key", "not-a-mapping"])
+def test_cluster_config_errors_name_the_key(section: str, error: str) -> None:
+    from crawler.config.model import ConfigError, parse_config
+
+    text = f"sources: [{{name: a, type: feed, url: 'http://x.example/'}}]\n{section}\n"
+    with pytest.raises(ConfigError, match=error.replace(".", r"\.")):
+        parse_config(text, Path("config.yaml"), environ={})
+
+
+def test_cluster_config_defaults_and_secrets_from_the_environment() -> None:
+    from crawler.config.model import ClusterConfig, parse_config
+
+    base = "sources: [{name: a, type: feed, url: 'http://x.example/'}]\n"
+    assert parse_config(base, Path("config.yaml"), environ={}).cluster is None
+    config = parse_config(base + "cluster: {redis: 'redis://:${REDIS_PASSWORD}@h:6379/0'}\n",
+                          Path("config.yaml"), environ={"REDIS_PASSWORD": "s3cret"})
+    assert config.cluster == ClusterConfig(redis="redis://:s3cret@h:6379/0")
+    assert "s3cret" in config.env_values  # masked in logs like every ${VAR}
