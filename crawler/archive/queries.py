@@ -367,6 +367,11 @@ def readonly_query(
         if action in (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
                       sqlite3.SQLITE_RECURSIVE):
             return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_UPDATE and arg1 in ("sqlite_master", "sqlite_schema"):
+            # a table-valued pragma (pragma_table_info('t')) registering its virtual table
+            # on first use; SQLite never lets a statement modify the schema table itself
+            # (writable_schema is a pragma with an argument, refused here)
+            return sqlite3.SQLITE_OK
         if action == sqlite3.SQLITE_PRAGMA and (
             arg2 is None or (arg1 or "").lower() in _READ_PRAGMAS_WITH_ARGUMENT
         ):
@@ -499,63 +504,6 @@ class QueryLimits:
                                f"{self.timeout:g} s", "timeout") from error
         if isinstance(error, sqlite3.OperationalError) and self.reason == "interrupted":
             raise QueryStopped("the query was interrupted", "interrupted") from error
-
-
-def readonly_read(
-    db: sqlite_utils.Database, sql: str, params: Sequence[Any] | dict[str, Any] = ()
-) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
-    """Like :func:`readonly_query`, and table-valued pragmas (``pragma_table_info('t')``) read.
-
-    SQLite registers such a function's virtual table on first use, which the
-    authorizer sees as an update of ``sqlite_master``; SQLite itself never lets a
-    statement modify ``sqlite_master`` (``writable_schema`` is a pragma with an
-    argument, refused here), so that one action is let through.
-    """
-    first = _FIRST_WORD_RE.match(sql)
-    keyword = first.group(1).upper() if first else ""
-    if keyword not in ("SELECT", "WITH", "EXPLAIN", "PRAGMA", "VALUES"):
-        raise ReadOnlyQuery(
-            f"newswatch sql is read-only: {keyword or 'an empty statement'} is not allowed "
-            "(use SELECT, WITH, EXPLAIN or PRAGMA)"
-        )
-    denied: list[str] = []
-
-    def authorize(action: int, arg1: str | None, arg2: str | None, *_: Any) -> int:
-        if action in (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
-                      sqlite3.SQLITE_RECURSIVE):
-            return sqlite3.SQLITE_OK
-        if action == sqlite3.SQLITE_UPDATE and arg1 in ("sqlite_master", "sqlite_schema"):
-            return sqlite3.SQLITE_OK  # a table-valued pragma's virtual table registering
-        if action == sqlite3.SQLITE_PRAGMA and (
-            arg2 is None or (arg1 or "").lower() in _READ_PRAGMAS_WITH_ARGUMENT
-        ):
-            return sqlite3.SQLITE_OK
-        what = _ACTION_NAMES.get(action, f"operation {action}")
-        if action == sqlite3.SQLITE_PRAGMA:
-            what = f"PRAGMA {arg1} = {arg2}"
-        elif arg1:
-            what = f"{what} ({arg1})"
-        denied.append(what)
-        return sqlite3.SQLITE_DENY
-
-    conn = db.conn
-    conn.set_authorizer(authorize)
-    try:
-        cursor = conn.execute(sql, params)
-    except (sqlite3.DatabaseError, sqlite3.ProgrammingError, sqlite3.Warning) as e:
-        if denied:
-            raise ReadOnlyQuery(f"newswatch sql is read-only: {denied[0]} is not allowed") from None
-        if "readonly" in str(e) or "read-only" in str(e):
-            raise ReadOnlyQuery(f"newswatch sql is read-only: {e}") from None
-        if "one statement at a time" in str(e):
-            raise ReadOnlyQuery(
-                "newswatch sql is read-only: give a single statement (one SELECT)"
-            ) from None
-        raise
-    finally:
-        conn.set_authorizer(None)
-    headers = [d[0] for d in cursor.description or ()]
-    return headers, iter(cursor)
 
 
 # ---------------------------------------------------------------------- the demo's watcher

@@ -514,7 +514,7 @@ def sql(state: State, query: str, fmt: str, timeout: float) -> None:
     One SELECT (or WITH, EXPLAIN, PRAGMA) statement; anything that writes is refused.
     Ctrl-C stops a running query.
     """
-    from crawler.archive.queries import QueryLimits, QueryStopped, readonly_read
+    from crawler.archive.queries import QueryLimits, QueryStopped, readonly_query
     from crawler.cli.main import Interrupted, JobFailed, on_sigint
 
     limits = QueryLimits(None, timeout)
@@ -523,7 +523,7 @@ def sql(state: State, query: str, fmt: str, timeout: float) -> None:
         try:
             limits.conn = archive.db.conn
             with limits, _output_errors("the output"):
-                headers, rows = readonly_read(archive.db, query)
+                headers, rows = readonly_query(archive.db, query)
                 _write_rows(headers, rows, "jsonl" if fmt == "json" else fmt)
         except QueryStopped as e:
             if e.reason == "interrupted":
