@@ -15,13 +15,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import run_cli, write_config
 from sitesrv import SiteServer
+from support.waits import wait_until
 
 from crawler.archive.store import Archive
 from crawler.config.model import load_config
@@ -61,16 +62,6 @@ def scalar(db: Path, sql: str) -> Any:
     finally:
         conn.close()
 
-
-def wait_until(condition: Callable[[], Any], timeout: float = 30, what: str = "") -> Any:
-    """Poll ``condition`` until it is true; fail loudly on timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
 
 
 def try_scalar(db: Path, sql: str) -> Any:
