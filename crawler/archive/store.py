@@ -363,7 +363,7 @@ class Archive:
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(p), timeout=30, check_same_thread=False)
-            db = sqlite_utils.Database(conn)
+            db = sqlite_utils.Database(conn, execute_plugins=False)
             db.execute("PRAGMA busy_timeout = 30000")
             db.enable_wal()
             db.execute("PRAGMA synchronous = NORMAL")
@@ -391,7 +391,7 @@ class Archive:
         # index beside the file; nothing can write there, so it is read as immutable.
         frozen = "&immutable=1" if not os.access(p.parent, os.W_OK) else ""
         conn = sqlite3.connect(f"file:{p.resolve()}?mode=ro{frozen}", uri=True, timeout=30)
-        db = sqlite_utils.Database(conn)
+        db = sqlite_utils.Database(conn, execute_plugins=False)
         try:
             db.execute("PRAGMA busy_timeout = 30000")
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # is it a database?
