@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from analyst_archive import build_archive
@@ -64,3 +65,56 @@ def test_query_commands_import_no_crawler_stack(archive_config: Path, tmp_path: 
     assert report["exit"] in (0, None), proc.stderr
     assert proc.stdout.strip()  # the command did its work
     assert report["loaded"] == []
+
+
+def _counted(db: Any) -> dict[str, Any]:
+    one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
+    alerts = dict(db.execute("SELECT status, count(*) FROM alerts GROUP BY status").fetchall())
+    return {
+        "documents": one("SELECT count(*) FROM documents"),
+        "versions": one("SELECT count(*) FROM versions"),
+        "facts": one("SELECT count(*) FROM facts"),
+        "changes": one("SELECT count(*) FROM changes WHERE type != 'baseline'"),
+        "alerts": {k: alerts.get(k, 0) for k in ("pending", "sending", "sent", "failed",
+                                                 "unknown")},
+    }
+
+
+def test_status_counts_are_kept_not_counted(archive_config: Path, tmp_path: Path) -> None:
+    """`status` reads counts kept by triggers (constant time); they equal count(*) after
+    inserts, revisions, facts replaced, changes and alerts moving between statuses."""
+    import shutil
+
+    from crawler.archive.queries import archive_counts
+    from crawler.archive.store import Archive
+
+    db_path = tmp_path / "archive.db"
+    shutil.copy(archive_config.parent / "archive.db", db_path)
+    archive = Archive.open(db_path)
+    try:
+        db = archive.db
+        assert archive_counts(db) == _counted(db) and _counted(db)["changes"] > 0
+        stored = archive.store({"url": "https://example.org/a", "source": "news",
+                                "title": "t", "text": "one", "facts": []})
+        archive.store({"url": "https://example.org/a", "source": "news", "title": "t",
+                       "text": "two"})
+        fact = next(db.query("SELECT * FROM facts LIMIT 1"))
+        fact.pop("id")
+        archive.store_facts(stored.version_id or 0, [{**fact, "version_id": stored.version_id,
+                                                      "document_id": stored.document_id}])
+        archive.store_facts(stored.version_id or 0, [])  # replaced: deleted
+        change = next(db.query("SELECT id FROM changes LIMIT 1"))["id"]
+        with archive.write():
+            for channel in ("email", "slack", "mailbox"):
+                db.table("alerts").insert({"change_id": change, "channel": channel,
+                                           "status": "pending", "attempts": 0})
+        with archive.write():
+            db.execute("UPDATE alerts SET status = 'sent' WHERE channel = 'email'")
+            db.execute("UPDATE alerts SET status = 'failed' WHERE channel = 'slack'")
+        with archive.write():
+            db.execute("UPDATE changes SET type = 'baseline' WHERE id = ?", [change])
+        assert archive_counts(db) == _counted(db)
+        assert archive_counts(db)["alerts"] == {"pending": 1, "sending": 0, "sent": 1,
+                                                "failed": 1, "unknown": 0}
+    finally:
+        archive.close()
