@@ -118,3 +118,22 @@ def test_status_counts_are_kept_not_counted(archive_config: Path, tmp_path: Path
                                                 "failed": 1, "unknown": 0}
     finally:
         archive.close()
+
+
+def test_crawl_start_up_shortcut_names_scrapys_classes_as_scrapy_does() -> None:
+    """crawler/scraping/startup.py: Scrapy's deprecated TLS aliases get the module name
+    Scrapy's own lookup gives them, and `inspect` is Scrapy's again afterwards."""
+    code = (
+        "import inspect, crawler.scraping.resolver\n"
+        "from scrapy.core.downloader import contextfactory, tls\n"
+        "from scrapy.utils import deprecate\n"
+        "print(tls.ScrapyClientTLSOptions.__module__,"
+        " contextfactory.ScrapyClientContextFactory.__module__,"
+        " contextfactory.AcceptableProtocolsContextFactory.__module__,"
+        " deprecate.inspect is inspect)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.stdout.split() == ["scrapy.core.downloader.tls",
+                                  "scrapy.core.downloader.contextfactory",
+                                  "scrapy.core.downloader.contextfactory", "True"], out.stderr

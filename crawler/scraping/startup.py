@@ -43,7 +43,10 @@ def caller_modules_by_frame() -> Iterator[None]:
     """While it lasts, Scrapy's deprecated classes find their module from the frame."""
     from scrapy.utils import deprecate
 
-    real = deprecate.inspect
+    real = getattr(deprecate, "inspect", None)
+    if real is not inspect:  # another Scrapy: leave it as it is
+        yield
+        return
     deprecate.inspect = _FrameLookup()  # type: ignore[assignment]
     try:
         yield
