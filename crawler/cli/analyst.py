@@ -8,21 +8,25 @@ official voice does, and what waits beside it: unconfirmed changes and stale cop
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from crawler.archive.analyst import Timeline, timeline_trackers, tracker_timeline
-from crawler.archive.store import Archive
 from crawler.cli import output
 from crawler.cli.main import State, cli, emit_json, json_option, library_errors, pass_state
 from crawler.cli.names import check_names
 from crawler.cli.output import Column, table
 
+if TYPE_CHECKING:  # imported when a command runs: other commands start without them
+    from crawler.archive.analyst import Timeline
+
 
 def load_timelines(state: State, story: str | None, tracker: str | None) -> list[Timeline]:
     """The timelines of the configured trackers (config order), then of trackers only the
     archive knows; only ``story``'s or only ``tracker`` when given (names checked)."""
+    from crawler.archive.analyst import timeline_trackers, tracker_timeline
+    from crawler.archive.store import Archive
+
     config = state.config
     archive = Archive.open_readonly(config.archive)
     try:

@@ -8,10 +8,13 @@ instead of a silently empty result.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from crawler.archive.analyst import Executes, archive_names
 from crawler.cli.main import UsageProblem
 from crawler.config.model import Config
+
+if TYPE_CHECKING:
+    from crawler.archive.analyst import Executes
 
 _PLURAL = {"source": "sources", "story": "stories", "tracker": "trackers"}
 
@@ -44,6 +47,8 @@ def check_names(config: Config, db: Executes, **given: str | None) -> None:
     if not wanted:
         return
     configured = configured_names(config)
+    from crawler.archive.analyst import archive_names  # only when names are checked
+
     archived = archive_names(db)
     for what, name in wanted.items():
         if name not in configured[what] and name not in archived[what]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -60,10 +61,9 @@ def shutdown_reactor() -> None:
     crash the reactor and stop its event loop, and the next ``run_on_reactor`` in
     the same process (a test session, the CLI invoked in-process) would fail with
     "Event loop stopped before Future completed". The pool is recreated on demand.
+    A process that never ran a crawl has no reactor: nothing is imported then.
     """
-    from scrapy.utils.reactor import is_reactor_installed
-
-    if not is_reactor_installed():
+    if "twisted.internet.reactor" not in sys.modules:  # Scrapy's is_reactor_installed test
         return
     from twisted.internet import reactor
 

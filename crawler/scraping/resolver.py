@@ -34,7 +34,6 @@ from contextvars import ContextVar
 from typing import Any
 
 from scrapy import Request
-from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
@@ -55,6 +54,10 @@ from crawler.scraping.middlewares import (
     crawl_policy,
     literal_address,
 )
+from crawler.scraping.startup import caller_modules_by_frame
+
+with caller_modules_by_frame():  # Scrapy's TLS modules, without their 0.1 s of start-up
+    from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 
 RESOLVER_SETTING = "NEWSWATCH_RESOLVER"
 
