@@ -713,3 +713,26 @@ def test_verbose_logs_name_items_by_url_and_size_never_their_bodies(tmp_path, ne
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Scraped from" in proc.stderr and "characters)>" in proc.stderr
     assert FILLER[:60] not in proc.stderr and "<article>" not in proc.stderr
+
+
+@pytest.mark.parametrize("at_once,overlap", [(1, False), (3, True)])
+def test_sources_at_once_caps_the_crawlers_running_together(tmp_path, news_site, at_once,
+                                                            overlap):
+    """Three feeds answering slowly: with `sources_at_once: 1` they are fetched one after
+    another; with 3 they overlap (each source is its own crawler)."""
+    from newssite import BASELINE
+
+    news_site.publish(BASELINE)
+    feed = news_site.server.root / "feed.xml"
+    for name in ("a", "b", "c"):
+        (news_site.server.root / f"feed-{name}.xml").write_text(feed.read_text())
+        news_site.server.delay(f"/feed-{name}.xml", 0.5)
+    config = write_config(tmp_path, [
+        {"name": f"feed-{name}", "type": "feed", "fetch_articles": False,
+         "url": f"{news_site.server.url}/feed-{name}.xml"} for name in ("a", "b", "c")],
+        crawl={"sources_at_once": at_once, "obey_robots": False})
+    result = run_cli("--config", str(config), "crawl")
+    assert result.exit_code == 0, result.output
+    feeds = [hit for hit in news_site.server.hits if hit.path.startswith("/feed-")]
+    assert len(feeds) == 3
+    assert (max(hit.in_flight for hit in feeds) > 1) is overlap

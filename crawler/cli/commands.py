@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 import sys
 from collections.abc import Iterator
@@ -55,6 +54,8 @@ def _progress_printer() -> tuple[Any, Any]:
 @library_errors
 def crawl(state: State, source_names: tuple[str, ...], as_json: bool) -> None:
     """Crawl all sources once, then detect changes and deliver alerts."""
+    import asyncio  # (here: only `crawl` needs it, and every command pays an import)
+
     from crawler.extraction.pages import Extractor
     from crawler.pipeline import crawl_pass
     from crawler.scraping.reactor import run_on_reactor

@@ -190,6 +190,7 @@ class CrawlConfig:
     cache_dir: str = ".newswatch-cache"  # relative to the archive's folder
     extract_workers: int = 0  # processes for trafilatura; 0 = one per CPU
     extract_timeout: float = 120.0  # seconds one page may take to extract
+    sources_at_once: int = 100  # sources crawled together (each is a Scrapy crawler)
     allow_private: bool = False
     # internal networks (CIDR) links may reach while the SSRF guard is on, e.g. an intranet
     allow_private_networks: tuple[str, ...] = ()
@@ -604,6 +605,8 @@ def _crawl(raw: Any) -> CrawlConfig:
                                         d.extract_workers)),
         extract_timeout=_number(data.get("extract_timeout"), "crawl.extract_timeout",
                                 d.extract_timeout, minimum=1),
+        sources_at_once=int(_number(data.get("sources_at_once"), "crawl.sources_at_once",
+                                    d.sources_at_once, minimum=1)),
         allow_private=_bool(data.get("allow_private"), "crawl.allow_private", d.allow_private),
         allow_private_networks=_networks(data.get("allow_private_networks"),
                                          "crawl.allow_private_networks"),
@@ -685,7 +688,8 @@ def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -
     """Validate the text of a config file; relative paths resolve against its folder."""
     env = dict(os.environ if environ is None else environ)
     try:
-        data = yaml.safe_load(text)
+        # libyaml's safe loader when installed: 8x faster on a large config, same errors
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
