@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
@@ -47,6 +46,8 @@ def _cluster(config: Config) -> ClusterConfig:
 def worker(state: State, name: str | None, workdir: Path | None, parallel: int,
            max_jobs: int | None) -> None:
     """Crawl jobs from the cluster's Redis frontier; reports go to the writer."""
+    import asyncio  # (here, not at the top: every command would pay for it)
+
     from crawler.cluster.worker import Worker
     from crawler.scraping.reactor import run_on_reactor
 

@@ -246,9 +246,9 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) 
 
 
 def _shutdown() -> None:
-    from crawler.scraping.reactor import shutdown_reactor
-
-    shutdown_reactor()
+    reactor = sys.modules.get("crawler.scraping.reactor")
+    if reactor is not None:  # a command that never crawled imports nothing here (speed)
+        reactor.shutdown_reactor()
 
 
 def _register() -> None:
