@@ -11,17 +11,15 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from analyst_archive import build_archive
 from click.testing import CliRunner, Result
+from support.terminal import on_a_terminal
 
 from crawler.cli import output
 from crawler.cli.main import cli
@@ -170,27 +168,8 @@ def test_known_names_from_the_archive_still_work(config: Path) -> None:
 
 def _on_a_terminal(config: Path, columns: int, *args: str) -> list[str]:
     """Run the real `newswatch` under a pseudo-terminal ``columns`` wide; its lines."""
-    import pty
-
-    main, child = pty.openpty()
-    env = {**os.environ, "COLUMNS": str(columns), "LINES": "50", "TERM": "xterm-256color",
-           "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "crawler", "-q", "--config", str(config),
-                             *args], stdin=child, stdout=child, stderr=child, env=env)
-    os.close(child)
-    chunks = []
-    while True:
-        try:
-            data = os.read(main, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=60)
-    os.close(main)
-    text = b"".join(chunks).decode("utf-8")
-    assert proc.returncode == 0, text
+    text = on_a_terminal(config, "-q", *args, columns=columns,
+                         env={"PYTHONPATH": str(ROOT), "NO_COLOR": "1"})
     plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
     return plain.replace("\r", "").splitlines()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,10 @@ from click.testing import Result
 from conftest import run_cli, write_config
 from sitesrv import SiteServer, copy_site
 from support.archives import build_archive
+from support.terminal import on_a_terminal
 
 from crawler.archive import queries
 from crawler.archive.store import Archive, ReadOnlyQuery
-from crawler.cli import query as querycli
 from crawler.config.model import load_config
 from crawler.extraction.analysis import fact_rows
 
@@ -175,13 +176,16 @@ def test_fts_query_quotes_words_and_keeps_syntax(typed: str, expected: str) -> N
     assert queries.fts_query(typed) == expected
 
 
-def test_search_on_a_terminal_highlights_hits(config: Path, monkeypatch: pytest.MonkeyPatch
-                                              ) -> None:
-    monkeypatch.setattr(querycli, "_tty", lambda: True)
-    monkeypatch.setenv("COLUMNS", "200")
-    result = run(config, "search", "Washington")
-    assert result.exit_code == 0
-    assert "Officials met in Washington" in result.stdout and "[Washington]" not in result.stdout
+def _plain(text: str) -> str:
+    """Terminal output without its colours (SGR sequences) and carriage returns."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", text).replace("\r", "")
+
+
+def test_search_on_a_terminal_highlights_hits(config: Path) -> None:
+    raw = on_a_terminal(config, "search", "Washington", columns=200)
+    out = _plain(raw)
+    assert "Officials met in Washington" in out and "[Washington]" not in out
+    assert raw != out  # the hit is highlighted with colour, not brackets
 
 
 # ---------------------------------------------------------------- facts
@@ -233,13 +237,9 @@ def test_facts_history_marks_changes_and_revisions(config: Path) -> None:
     assert table[3]["change"] == "revision from <2,000"
 
 
-def test_facts_history_on_a_terminal_draws_a_timeline(config: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(querycli, "_tty", lambda: True)
-    monkeypatch.setenv("COLUMNS", "200")
-    result = run(config, "facts", "history", "us-troops-iraq")
-    assert result.exit_code == 0
-    lines = result.stdout.splitlines()
+def test_facts_history_on_a_terminal_draws_a_timeline(config: Path) -> None:
+    lines = _plain(on_a_terminal(config, "facts", "history", "us-troops-iraq",
+                                 columns=200)).splitlines()
     timeline = lines[lines.index("timeline") + 1:]
     # the values change detection set: the baseline, the change, then the revision (dated
     # when the edited text was fetched), which is the current value
@@ -337,12 +337,9 @@ def test_show_diff_between_chosen_versions_and_errors(config: Path) -> None:
     assert run(config, "show", "http://wire.test/drawdown", "1", "2").exit_code == 2
 
 
-def test_show_diff_on_a_terminal_colours_instead_of_brackets(
-    config: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(querycli, "_tty", lambda: True)
-    result = run(config, "show", "http://wire.test/drawdown", "--diff")
-    words = " ".join(result.stdout.split())
+def test_show_diff_on_a_terminal_colours_instead_of_brackets(config: Path) -> None:
+    words = " ".join(_plain(on_a_terminal(config, "show", "http://wire.test/drawdown",
+                                          "--diff")).split())
     assert "fewer than 2,000,1,500, a senior" in words and "[-" not in words
 
 
@@ -503,32 +500,6 @@ def test_queries_on_an_archive_built_by_a_real_crawl(tmp_path: Path) -> None:
 HOSTILE = "\x1b]0;PWNED\x07\x1b[2J"  # set the window title, clear the screen
 
 
-def _on_a_pty(config_path: Path, *args: str) -> str:
-    """Run the real `newswatch` under a pseudo-terminal and return what it printed."""
-    import os
-    import pty
-    import subprocess
-    import sys
-
-    main, child = pty.openpty()
-    env = {**os.environ, "COLUMNS": "160", "TERM": "xterm-256color"}
-    proc = subprocess.Popen([sys.executable, "-m", "crawler", "--config", str(config_path),
-                             *args], stdin=child, stdout=child, stderr=child, env=env)
-    os.close(child)
-    chunks = []
-    while True:
-        try:
-            data = os.read(main, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=60)
-    os.close(main)
-    assert proc.returncode == 0, b"".join(chunks)
-    return b"".join(chunks).decode("utf-8", "replace")
-
 
 def test_web_text_never_reaches_a_terminal_as_escape_sequences(tmp_path: Path) -> None:
     path = queries_config(tmp_path)
@@ -540,6 +511,6 @@ def test_web_text_never_reaches_a_terminal_as_escape_sequences(tmp_path: Path) -
     archive.close()
     for args in (("search", "Washington"), ("facts", "history", "us-troops-iraq"),
                  ("facts", "list"), ("show", "1")):
-        out = _on_a_pty(path, *args)
+        out = on_a_terminal(path, *args)
         assert "\x1b[" in out or "Washington" in out or "2,500" in out  # it printed something
         assert "\x1b]0;" not in out and "\x1b[2J" not in out and "\x07" not in out, args

@@ -49,9 +49,6 @@ from crawler.config.model import ConfigError, parse_interval
 # ====================================================================== helpers
 
 
-def _tty() -> bool:
-    return output.is_terminal()
-
 
 def _open(state: State, **names: str | None) -> Archive:
     """The archive, read-only, once the source/story/tracker names given are known ones."""
@@ -153,7 +150,7 @@ def search(state: State, query: str, source: str | None, story: str | None,
         return
     headers = [Column("id"), Column("published", drop=3), Column("source", drop=2, max_width=20),
                Column("title", drop=1, max_width=40), Column("snippet", wrap=True)]
-    if _tty():
+    if output.is_terminal():
         table(headers, [[r["id"], _day(r["published"]), r["source"], r["title"],
                          highlighted(r["snippet"], HIT_START, HIT_END)] for r in rows])
     else:
@@ -242,7 +239,7 @@ def facts_history(state: State, tracker: str, as_json: bool) -> None:
     if not rows:
         click.echo(f"tracker {tracker!r} has no facts yet", err=True)
         return
-    if not _tty():
+    if not output.is_terminal():
         table(["published", "value", "change", "source", "title", "sentence", "url"],
               [[_day(r["published"]), r["display"], _change_mark(r), r["source"],
                 _short(r["title"], 60), _short(r["sentence"], 140), r["url"]] for r in rows])
@@ -341,7 +338,7 @@ def facts_list(state: State, story: str | None, kind: str | None, tracker: str |
     if as_json:
         emit_json(rows)
         return
-    if not _tty():
+    if not output.is_terminal():
         table(["id", "published", "tracker", "kind", "value", "source", "sentence"],
               [[r["id"], _day(r["published"]), r["tracker"] or "", r["kind"], r["display"],
                 r["source"], _short(r["sentence"], 120)] for r in rows])
@@ -413,7 +410,7 @@ def show(state: State, ref: str, versions: tuple[int, ...], diff: bool, as_json:
         click.echo(header)
         if not passage:
             click.echo("(texts are identical)")
-        elif _tty():
+        elif output.is_terminal():
             console().print(rich_diff(passage))
         else:
             from crawler.changes.textdiff import render_plain
@@ -476,7 +473,7 @@ def changes(state: State, story: str | None, tracker: str | None, since: str | N
         return f"{r['old_display']} → {r['new_display']}" if r["old_display"] \
             else r["new_display"]
 
-    if not _tty():
+    if not output.is_terminal():
         table(["id", "detected_at", "tracker", "type", "change", "source", "corroborations",
                "sentence", "url"],
               [[r["id"], r["detected_at"], r["tracker"],
