@@ -21,7 +21,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 KILLS = 20
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[NewsSite]:
-    root = tmp_path / "site"
-    root.mkdir()
-    s = NewsSite(root)
-    yield s
-    s.server.stop()
 
 
 def report(i: int) -> tuple[str, str, str, str]:
@@ -68,17 +60,17 @@ def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 @pytest.mark.slow
-def test_kill_9_at_random_moments_then_recovery(tmp_path: Path, site: NewsSite) -> None:
+def test_kill_9_at_random_moments_then_recovery(tmp_path: Path, news_site: NewsSite) -> None:
     seed = int(os.environ.get("KILLLOOP_SEED", time.time()))
     rng = random.Random(seed)
-    site.publish(BASELINE)
+    news_site.publish(BASELINE)
     db, log = tmp_path / "archive.db", tmp_path / "newswatch.log"
     with SMTPSink() as smtp:
         config = tmp_path / "config.yaml"
         config.write_text(f"""archive: {db}
 crawl: {{timeout: 5, retries: 0, autothrottle: false, extract_workers: 1}}
 sources:
-  - {{name: news, type: feed, url: "{site.server.url}/feed.xml", revisit: 0}}
+  - {{name: news, type: feed, url: "{news_site.server.url}/feed.xml", revisit: 0}}
 stories:
   - name: us-iraq-coalition
     match: {{all: [Iraq], any: [coalition, troops]}}
@@ -98,7 +90,7 @@ alerts:
         kills = cycles = 0
         while kills < KILLS:
             assert cycles < 3 * KILLS, f"only {kills} kills in {cycles} cycles (seed {seed})"
-            site.publish([report(cycles)])
+            news_site.publish([report(cycles)])
             cycles += 1
             crawl = newswatch(config, log, "crawl")
             delay = rng.uniform(0.1, length * 1.2)

@@ -3,36 +3,20 @@
 from __future__ import annotations
 
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from alert_servers import SMTPSink
 from click.testing import CliRunner
 from newssite import BASELINE, MOVED, NewsSite
+from support.archives import query
 from support.configs import service_config
 from support.service import Service
 from support.waits import wait_until
 
 from crawler.cli.main import cli
-
-
-def query(tmp_path: Path, sql: str) -> list[tuple[Any, ...]]:
-    path = tmp_path / "archive.db"
-    if not path.exists():
-        return []
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    try:
-        return conn.execute(sql).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        conn.close()
-
-
 
 
 def descendants(pid: int) -> list[int]:

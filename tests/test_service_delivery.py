@@ -11,25 +11,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from alert_servers import HangingWebhookSink
 from newssite import BASELINE, MOVED, NewsSite
-from test_service import query, wait_until
+from support.archives import query
+from support.waits import wait_until
 
 EVERY = 2  # seconds between a source's runs
 GRACE = 2
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[NewsSite]:
-    root = tmp_path / "site"
-    root.mkdir()
-    s = NewsSite(root)
-    yield s
-    s.server.stop()
 
 
 def finished_runs(tmp_path: Path) -> int:
@@ -39,15 +31,15 @@ def finished_runs(tmp_path: Path) -> int:
 
 
 def test_a_hanging_channel_neither_slows_crawls_nor_holds_up_shutdown(
-        tmp_path: Path, site: NewsSite) -> None:
-    site.publish(BASELINE)
+        tmp_path: Path, news_site: NewsSite) -> None:
+    news_site.publish(BASELINE)
     with HangingWebhookSink() as hook:
         config = tmp_path / "config.yaml"
         config.write_text(f"""archive: {tmp_path / 'archive.db'}
 crawl: {{timeout: 2, retries: 0, autothrottle: false}}
 service: {{jitter: 0, grace: {GRACE}}}
 sources:
-  - {{name: news, type: feed, url: "{site.server.url}/feed.xml", every: {EVERY}s, revisit: 0}}
+  - {{name: news, type: feed, url: "{news_site.server.url}/feed.xml", every: {EVERY}s, revisit: 0}}
 stories:
   - name: us-iraq-coalition
     match: {{all: [Iraq], any: [coalition, troops]}}
@@ -67,7 +59,7 @@ alerts:
         try:
             wait_until(lambda: query(tmp_path, "SELECT 1 FROM changes WHERE type = 'baseline'"),
                        what="the baseline")
-            site.publish(MOVED[:1])  # a confirmed change: one alert, to the hanging webhook
+            news_site.publish(MOVED[:1])  # a confirmed change: one alert, to the hanging webhook
             hook.wait_for(1, timeout=30)
 
             # Delivery is stuck in the webhook now; crawls keep their 2-second pace.

@@ -7,8 +7,10 @@ row is written by hand, so every row a test reads is one the detector can produc
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from crawler.archive.store import Archive
 from crawler.changes.detector import detect_changes
@@ -33,3 +35,18 @@ def build_archive(config_path: Path, reports: Iterable[Report]) -> Path:
     finally:
         archive.close()
     return config.archive
+
+
+def query(folder: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of ``folder/archive.db`` read-only, while another process may be writing it;
+    [] while it does not exist yet or is being created."""
+    path = folder / "archive.db"
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        return conn.execute(sql).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        conn.close()
