@@ -19,16 +19,21 @@ _ACCEPTED_SQL = ", ".join(f"'{t.value}'" for t in ACCEPTED)
 _CONFIRMED_SQL = f"coalesce(c.status, '{ChangeStatus.CONFIRMED.value}') = " \
                  f"'{ChangeStatus.CONFIRMED.value}'"
 
+# The last run of a source's first crawl: its first run that finished (a failed or
+# interrupted first run is not the end of the first crawl). Versions fetched up to it are
+# history. Used with `d` the document, `v` the version.
+_FIRST_CRAWL_END = ("(SELECT min(id) FROM runs r WHERE r.source = d.source "
+                    "AND r.status IN ('ok', 'partial'))")
+
 # A fact with what the rules need of its report. `history`: the version was fetched by its
 # source's first crawl — up to the first run that finished (a failed or interrupted first
 # run is not the end of the first crawl); older rows without a run: the document came with
 # the first run and this is its first version.
-FACT_SQL = """
+FACT_SQL = f"""
 SELECT f.*, coalesce(f.published, substr(v.fetched_at, 1, 10)) AS day,
        v.document_id AS doc, d.url, d.source, coalesce(d.official, 0) AS official,
        CASE WHEN v.run_id IS NOT NULL
-            THEN v.run_id <= (SELECT min(id) FROM runs r WHERE r.source = d.source
-                              AND r.status IN ('ok', 'partial'))
+            THEN v.run_id <= {_FIRST_CRAWL_END}
             ELSE d.first_run IS NOT NULL
                  AND d.first_run = (SELECT min(id) FROM runs r WHERE r.source = d.source)
                  AND v.id = (SELECT min(id) FROM versions w WHERE w.document_id = d.id)
@@ -173,8 +178,7 @@ class ChangeStore:
         rows = self.db.execute(
             f"SELECT v.document_id, v.id, (SELECT max(id) FROM versions w "
             f"WHERE w.document_id = v.document_id AND w.id < v.id), d.source, "
-            f"coalesce(v.run_id <= (SELECT min(id) FROM runs r WHERE r.source = d.source "
-            f"AND r.status IN ('ok', 'partial')), 0) "
+            f"coalesce(v.run_id <= {_FIRST_CRAWL_END}, 0) "
             f"FROM versions v JOIN documents d ON d.id = v.document_id "
             f"WHERE d.source IN ({marks}) AND v.id > (SELECT min(id) FROM versions w "
             f"WHERE w.document_id = v.document_id) AND NOT EXISTS (SELECT 1 FROM changes c "

@@ -78,6 +78,7 @@ class Detector:
         self.trackers: dict[str, Tracker] = config.trackers
         self.channels = config.alerts.channels
         self.newest_version = 0  # the newest version this pass evaluates
+        self._backfill_until: dict[str, int | None] = {}  # per tracker, read once a pass
 
     def run(self) -> list[Detected]:
         self.store.mark_untracked()
@@ -99,7 +100,9 @@ class Detector:
         does not alert them. The baseline row keeps that pass's newest version, so a pass
         killed half-way stays history when the next one finishes it.
         """
-        until = self.store.backfill_until(tracker.name)
+        if tracker.name not in self._backfill_until:
+            self._backfill_until[tracker.name] = self.store.backfill_until(tracker.name)
+        until = self._backfill_until[tracker.name]
         return fact.history or until is None or fact.version_id <= until
 
     def _ambiguous(self, fact: FactRecord, tolerance: float) -> bool:
@@ -226,6 +229,8 @@ class Detector:
             "document_id": fact.doc, "diff": diff,
             "backfill_until": self.newest_version if type_ == ChangeType.BASELINE else None,
         }, channels, fact)
+        if type_ == ChangeType.BASELINE:
+            self._backfill_until[tracker.name] = self.newest_version
         log.log(logging.INFO if type_ != ChangeType.BASELINE else logging.DEBUG,
                 "%s %s%s: %s -> %s (%s)", tracker.name, type_.value,
                 " (unconfirmed)" if status == ChangeStatus.UNCONFIRMED else "",
