@@ -7,6 +7,11 @@ with its own archive connection, one at a time. Alert delivery has a thread of
 its own (:class:`Deliverer`): a crawl only wakes it, so a channel that hangs
 (until its timeout) never holds up a crawl; the alert-retry job wakes it too.
 
+With a ``cluster:`` section the service crawls nothing itself: each source's job
+queues a crawl on the Redis frontier for `newswatch worker` processes, and a thread
+of its own is the cluster's archive writer (crawler/cluster/writer.py), which stores
+the workers' reports and detects changes after each run; delivery is as above.
+
 Signals: SIGTERM/SIGINT stop scheduling and give the running crawls and the
 delivery in progress ``service.grace`` seconds to finish; a delivery still hung
 after that is abandoned (its alert stays 'sending' and is marked 'unknown' at the
@@ -18,6 +23,7 @@ is logged and the old config kept).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -128,6 +134,13 @@ class Service:
         self.deliverer = Deliverer(lambda: self.config)
         self._active: set[asyncio.Task[Any]] = set()
         self._threads: set[asyncio.Future[Any]] = set()
+        # Cluster mode: the frontier's client and the archive writer's thread.
+        self._redis: Any = None
+        self._backoff: Any = None
+        self._writer: Any = None
+        self._writer_stop = threading.Event()
+        self._writer_thread = threading.Thread(target=self._write_reports,
+                                               name="archive-writer", daemon=True)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -148,6 +161,8 @@ class Service:
             self.scheduler.start()
             self.deliverer.start()
             self.deliverer.wake()  # what a previous process left due
+            if self.config.cluster is not None:
+                self._start_cluster()
             for sig, handler in ((signal.SIGTERM, self._on_stop), (signal.SIGINT, self._on_stop),
                                  (signal.SIGHUP, self._on_reload)):
                 loop.add_signal_handler(sig, handler)
@@ -156,12 +171,15 @@ class Service:
             await self._stopping.wait()
             abandoned = await self._shutdown()
         except BaseException:
-            abandoned = not self.deliverer.stop(0)
+            self._writer_stop.set()
+            abandoned = not self.deliverer.stop(0) or self._writer_thread.is_alive()
             raise
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             self.extractor.close()
+            if self._redis is not None:
+                await self._redis.aclose()
             self.archive.close()
             # A delivery abandoned in flight may still record its outcome: the lock
             # stays held until this process exits, so no new writer sees that row.
@@ -192,7 +210,13 @@ class Service:
             log.error("config reload: the archive path cannot change while running; "
                       "restart the service instead")
             return
+        if (config.cluster is None) != (self.config.cluster is None):
+            log.error("config reload: the cluster: section cannot be added or removed while "
+                      "running; restart the service instead")
+            return
         previous, self.config = self.config, config
+        if self._writer is not None:
+            self._writer.config = config
         assert self.archive is not None
         self.archive.sync_sources(config.sources)
         self._schedule(previous)
@@ -215,8 +239,17 @@ class Service:
         if self._threads:
             await asyncio.gather(*self._threads, return_exceptions=True)
         self.scheduler.shutdown(wait=False)
+        if self._writer_thread.ident is not None:
+            self._writer_stop.set()
+            left = max(0.0, deadline - time.monotonic())
+            await asyncio.to_thread(self._writer_thread.join, left)
+            if self._writer_thread.is_alive():
+                log.warning("the archive writer is still busy after the grace period: "
+                            "abandoned; its unacknowledged reports are read again at the "
+                            "next start")
         left = max(0.0, deadline - time.monotonic())
-        if await asyncio.to_thread(self.deliverer.stop, left):
+        if await asyncio.to_thread(self.deliverer.stop, left) and \
+                not self._writer_thread.is_alive():
             return False
         log.warning("alert delivery still in progress after the grace period: abandoned; "
                     "an alert being sent stays 'sending' and is marked 'unknown' at the "
@@ -239,8 +272,9 @@ class Service:
                 continue
             # New sources run at once; a changed one runs on its new schedule.
             first = {"next_run_time": now} if job_id not in known else {}
+            job = self._crawl_job if self.config.cluster is None else self._enqueue_job
             self.scheduler.add_job(
-                self._crawl_job, _trigger(source, self.config.service.jitter),
+                job, _trigger(source, self.config.service.jitter),
                 args=[source.name], id=job_id, name=source.name, replace_existing=True,
                 max_instances=1, coalesce=True, misfire_grace_time=None, **first,
             )
@@ -278,6 +312,68 @@ class Service:
         finally:
             self._active.discard(task)
             self._record_next_run(name)
+
+    async def _enqueue_job(self, name: str) -> None:
+        """Cluster mode: queue the source's crawl for the workers (waits out a Redis
+        that is down, logging one line; the next due run is then coalesced)."""
+        from crawler.cluster.connection import retrying_async
+        from crawler.cluster.frontier import enqueue_async
+
+        task = asyncio.current_task()
+        assert task is not None
+        self._active.add(task)
+        try:
+            queued = await retrying_async(self._backoff,
+                                          lambda: enqueue_async(self._redis, [name]))
+            job = queued[name]
+            if job is None:
+                log.info("[%s] still queued or being crawled: not queued again", name)
+            else:
+                log.info("[%s] queued for the workers as job %s", name, job)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # one failing source never stops the service
+            log.exception("[%s] could not queue the crawl", name)
+        finally:
+            self._active.discard(task)
+            self._record_next_run(name)
+
+    def _start_cluster(self) -> None:
+        from crawler.cluster.connection import Backoff, async_client
+
+        assert self.config.cluster is not None
+        self._redis = async_client(self.config.cluster.redis)
+        self._backoff = Backoff("service", self.config.cluster.redis, client=self._redis)
+        self._writer_thread.start()
+        log.info("cluster mode: sources are queued at %s for `newswatch worker`; this "
+                 "process archives their reports", self._backoff.url)
+
+    def _write_reports(self) -> None:
+        """The archive writer's thread (cluster mode): its own archive connection;
+        restarted after an unexpected error, until the service stops."""
+        from crawler.cluster.connection import Stopped
+        from crawler.cluster.writer import Writer
+
+        while not self._writer_stop.is_set():
+            try:
+                with contextlib.closing(Archive.open(self.config.archive)) as archive:
+                    self._writer = Writer(self.config, archive, after=self._after_reports,
+                                          stop=self._writer_stop)
+                    try:
+                        self._writer.run()
+                    finally:
+                        self._writer.close()
+            except Stopped:
+                return
+            except Exception:
+                log.exception("archive writer failed; restarting it in 5 s")
+                self._writer_stop.wait(5)
+
+    def _after_reports(self, archive: Archive, config: Config) -> None:
+        """After a cluster run is archived: changes (in the writer's thread), then wake
+        the delivery."""
+        self._log_changes(detect(archive, config))
+        self.deliverer.wake()
 
     async def _alerts_job(self) -> None:
         self.deliverer.wake()  # retries that came due; never waits for the delivery
@@ -320,6 +416,10 @@ class Service:
             result = detect(archive, config)
         finally:
             archive.close()
+        Service._log_changes(result)
+
+    @staticmethod
+    def _log_changes(result: Any) -> None:
         for change in result.changes:
             if change.type != "baseline":
                 log.info("%s %s: %s -> %s (%d alert(s))", change.tracker, change.type,

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 import redis
-from newssite import FILLER, NewsSite
+from alert_servers import SMTPSink
+from newssite import BASELINE, FILLER, MOVED, NewsSite
+from support.configs import service_config
 from support.redisserver import RedisServer
 from support.service import Service
 from support.waits import wait_until
@@ -168,6 +170,49 @@ def test_two_workers_and_the_writer_archive_every_document_once_within_the_domai
     r = redis.Redis.from_url(redis_server.url, decode_responses=True)
     assert r.xlen("newswatch:jobs") == 0 and r.xlen(REPORTS) == 0
     assert all(j["job"] for j in enqueue_all(cli_run, config))
+
+
+def test_the_service_queues_due_sources_for_the_workers_and_archives_and_alerts(
+        tmp_path: Path, news_site: NewsSite, redis_server: RedisServer) -> None:
+    """`run` with a cluster: section: its per-source jobs queue crawls on the frontier
+    (every second here), a worker crawls them, and the service's writer thread archives
+    the reports, detects changes and alerts, exactly as the one-process service does."""
+    news_site.publish(BASELINE)
+    with SMTPSink() as smtp:
+        config = service_config(tmp_path, news_site, smtp.port)
+        config.write_text(config.read_text() + f"cluster: {{redis: '{redis_server.url}', "
+                          "lease: 2}\n", encoding="utf-8")
+        db = tmp_path / "archive.db"
+
+        def runs(source: str) -> int:
+            return len(query(db, f"SELECT id FROM runs WHERE source = '{source}' "
+                                 "AND status != 'running'"))
+
+        service = Process(config, tmp_path / "service.log", "run")
+        worker = Process(config, tmp_path / "w1.log", "worker", "--name", "w1")
+        try:
+            wait_until(lambda: runs("news") >= 2 and runs("dead") >= 2, 90,
+                       "two runs of each source, crawled by the worker")
+            wait_until(lambda: query(db, "SELECT 1 FROM changes WHERE type = 'baseline'"), 30,
+                       "the baseline, detected by the service's writer")
+            news_site.publish(MOVED[:1])
+            mails = smtp.wait_for(1, timeout=60)
+            assert mails[0]["Subject"] == "US troops in Iraq: ~2,500 → <2,000"
+            streak = query(db, "SELECT error_streak FROM sources WHERE name = 'dead'")
+            assert streak[0][0] >= 2
+        finally:
+            service_log = service.end()
+            worker_log = worker.end()
+        assert "cluster mode" in service_log and "service stopped" in service_log
+        assert "queued for the workers as job" in service_log
+        assert "crawling news" in worker_log  # the worker crawled, not the service
+        assert "crawling http" not in service_log, service_log[-3000:]
+        assert len(smtp.messages) == 1
+    # Every article archived once, however many runs saw it.
+    articles = query(db, "SELECT url, count(*) FROM versions JOIN documents d "
+                         "ON d.id = versions.document_id GROUP BY url")
+    assert len(articles) == len(BASELINE) + 1
+    assert all(n == 1 for _url, n in articles)
 
 
 def test_a_killed_workers_job_goes_to_another_after_the_lease(

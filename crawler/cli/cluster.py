@@ -81,9 +81,9 @@ def writer(state: State) -> None:
     previous = {sig: signal.signal(sig, stopping) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with open_writer(config) as archive:
-            consumer = Writer(config, archive)
+            consumer = Writer(config, archive, stop=stop)
             try:
-                consumer.run(stop)
+                consumer.run()
             finally:
                 consumer.close()
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -47,6 +48,10 @@ def async_client(url: str) -> redis.asyncio.Redis:
                                         socket_timeout=15, health_check_interval=10)
 
 
+class Stopped(Exception):
+    """A blocking retry gave up: its process is stopping while Redis is down."""
+
+
 class Backoff:
     """Retry delays while Redis is down: 0.2 s doubling to ``longest``; one line per outage.
 
@@ -55,8 +60,10 @@ class Backoff:
     that died with a restarted server) is no outage and is not logged.
     """
 
-    def __init__(self, who: str, url: str, longest: float = 5.0, client: Any = None):
+    def __init__(self, who: str, url: str, longest: float = 5.0, client: Any = None,
+                 stop: threading.Event | None = None):
         self.who = who
+        self.stop = stop  # set: a blocking retry gives up (raises Stopped) instead of waiting
         # Its idle connections are dropped at each failure: after a restart of Redis they
         # are all dead, and each would otherwise fail one try.
         self.client = client
@@ -82,7 +89,8 @@ class Backoff:
 
 
 def retrying(backoff: Backoff, call: Callable[[], T]) -> T:
-    """``call()`` until it gets through to Redis (blocking)."""
+    """``call()`` until it gets through to Redis (blocking; raises Stopped if the
+    backoff's ``stop`` is set while waiting)."""
     attempt = 0
     while True:
         try:
@@ -91,7 +99,11 @@ def retrying(backoff: Backoff, call: Callable[[], T]) -> T:
             attempt += 1
             if backoff.client is not None:
                 backoff.client.connection_pool.disconnect(inuse_connections=False)
-            time.sleep(backoff.failed(e, attempt))
+            wait = backoff.failed(e, attempt)
+            if backoff.stop is None:
+                time.sleep(wait)
+            elif backoff.stop.wait(wait):
+                raise Stopped(f"{backoff.who}: stopped while redis was down") from e
             continue
         backoff.ok()
         return result

@@ -83,6 +83,14 @@ def enqueue(r: redis.Redis, sources: Iterable[str]) -> dict[str, str | None]:
     return {name: script(keys=[JOBS, queued_key(name)], args=[name]) for name in sources}
 
 
+async def enqueue_async(r: redis.asyncio.Redis, sources: Iterable[str]
+                        ) -> dict[str, str | None]:
+    """:func:`enqueue` on an asyncio client (the service's scheduled jobs)."""
+    await ensure_group_async(r, JOBS, WORKERS)
+    script = r.register_script(_ENQUEUE)
+    return {name: await script(keys=[JOBS, queued_key(name)], args=[name]) for name in sources}
+
+
 @dataclass(frozen=True)
 class Depth:
     """How much work the cluster has: jobs waiting and running, reports not yet archived."""

@@ -18,13 +18,13 @@ import json
 import logging
 import sqlite3
 import threading
-import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
 
 from crawler.archive.store import Archive, ArchiveWriteError, RunCounts, run_status
-from crawler.cluster.connection import Backoff, client, retrying
+from crawler.cluster.connection import Backoff, Stopped, client, retrying
 from crawler.cluster.frontier import REPORTS, WRITER, ensure_group, job_docs_key, job_key
 from crawler.config.model import ClusterConfig, Config, ConfigError
 
@@ -37,7 +37,8 @@ class Writer:
     """Consume the reports stream into the archive."""
 
     def __init__(self, config: Config, archive: Archive, consumer: str = "writer",
-                 batch: int = 200):
+                 batch: int = 200, after: Callable[[Archive, Config], Any] | None = None,
+                 stop: threading.Event | None = None):
         if config.cluster is None:
             raise ConfigError("no cluster: section in the config (cluster: {redis: URL})")
         self.config = config
@@ -45,21 +46,30 @@ class Writer:
         self.archive = archive
         self.consumer = consumer
         self.batch = batch
+        # What follows a finished run (default: facts, changes and alert delivery, as
+        # after `crawl`; the service detects here and delivers in its own thread).
+        self.after = after
+        self.stop = stop or threading.Event()
         self.r = client(self.cluster.redis)
-        self.backoff = Backoff("writer", self.cluster.redis, client=self.r)
+        self.backoff = Backoff("writer", self.cluster.redis, client=self.r, stop=self.stop)
         self.backlog = True  # first our own unacknowledged messages (a restart)
         self.stored = 0  # reports stored by this writer (new or revised)
         self.runs = 0  # runs finished by this writer
         archive.sync_sources(config.sources)
         retrying(self.backoff, lambda: ensure_group(self.r, REPORTS, WRITER))
 
-    def run(self, stop: threading.Event) -> None:
-        """Consume until ``stop`` is set (checked at least every second)."""
+    def run(self) -> None:
+        """Consume until ``self.stop`` is set (checked at least every second, and while
+        waiting for a Redis that is down)."""
         log.info("writer: archiving reports from %s into %s", self.backoff.url,
                  self.archive.path)
         self.after_crawl()  # what a writer that stopped early left undone
-        while not stop.is_set():
-            self.step()
+        try:
+            while not self.stop.is_set():
+                self.step()
+        except Stopped:
+            log.info("writer: stopped while redis was down; unacknowledged reports wait "
+                     "for the next start")
 
     def step(self, block: float = 1.0) -> int:
         """Read and handle one batch; returns how many messages were acknowledged."""
@@ -75,7 +85,7 @@ class Writer:
         except ArchiveWriteError as e:
             # A full disk: keep the rest unacknowledged and try again later.
             log.error("writer: could not archive (%s); retrying in 5 s", e)
-            time.sleep(5)
+            self.stop.wait(5)
         if done:
             retrying(self.backoff, lambda: self._ack(done))
         if finished:
@@ -189,7 +199,7 @@ class Writer:
         from crawler.pipeline import after_crawl
 
         try:
-            after_crawl(self.archive, self.config)
+            (self.after or after_crawl)(self.archive, self.config)
         except ArchiveWriteError as e:
             log.error("writer: changes and alerts not processed: %s", e)
 
