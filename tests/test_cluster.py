@@ -6,7 +6,9 @@ the news fixture site, workers and the writer as the commands users run.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -17,7 +19,9 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio
 from alert_servers import SMTPSink
+from conftest import run_cli
 from newssite import BASELINE, FILLER, MOVED, NewsSite
 from support.configs import service_config
 from support.redisserver import RedisServer
@@ -26,6 +30,7 @@ from support.waits import wait_until
 
 from crawler.archive.store import Archive
 from crawler.cluster.frontier import REPORTS, enqueue
+from crawler.cluster.heartbeat import Heartbeat, worker_key
 from crawler.cluster.writer import Writer
 from crawler.config.model import load_config
 
@@ -195,6 +200,28 @@ def test_the_service_queues_due_sources_for_the_workers_and_archives_and_alerts(
                        "two runs of each source, crawled by the worker")
             wait_until(lambda: query(db, "SELECT 1 FROM changes WHERE type = 'baseline'"), 30,
                        "the baseline, detected by the service's writer")
+
+            def status() -> list[dict[str, Any]]:
+                result = run_cli("--config", str(config), "status", "--json")
+                assert result.exit_code == 0, result.output
+                return [json.loads(line) for line in result.stdout.splitlines()]
+
+            # `status` shows the frontier and the worker, with its pages so far.
+            def counted() -> list[dict[str, Any]] | None:
+                rows = status()
+                return rows if any(r["kind"] == "worker" and r["pages"] >= 1
+                                   for r in rows) else None
+
+            rows = wait_until(counted, 30, "the worker's heartbeat counting pages")
+            [frontier] = [r for r in rows if r["kind"] == "cluster"]
+            assert frontier["redis"] == redis_server.url and "error" not in frontier
+            assert all(isinstance(frontier[k], int) and frontier[k] >= 0
+                       for k in ("jobs_waiting", "jobs_running", "reports_waiting"))
+            [seen] = [r for r in rows if r["kind"] == "worker"]
+            assert (seen["name"], seen["state"]) == ("w1", "running")
+            assert seen["jobs"] >= 1 and seen["errors"] >= 1  # the dead feed's failures
+            assert seen["last_seen_ago"] < 15
+
             news_site.publish(MOVED[:1])
             mails = smtp.wait_for(1, timeout=60)
             assert mails[0]["Subject"] == "US troops in Iraq: ~2,500 → <2,000"
@@ -208,11 +235,48 @@ def test_the_service_queues_due_sources_for_the_workers_and_archives_and_alerts(
         assert "crawling news" in worker_log  # the worker crawled, not the service
         assert "crawling http" not in service_log, service_log[-3000:]
         assert len(smtp.messages) == 1
+    stopped = run_cli("--config", str(config), "cluster", "status")
+    assert stopped.exit_code == 0, stopped.output
+    assert re.search(r"cluster: redis://\S+: \d+ jobs waiting, \d+ running, \d+ reports "
+                     "not yet archived", stopped.output), stopped.output
+    assert [line.split()[:2] for line in stopped.output.splitlines()
+            if line.startswith("w1")] == [["w1", "stopped"]]
     # Every article archived once, however many runs saw it.
     articles = query(db, "SELECT url, count(*) FROM versions JOIN documents d "
                          "ON d.id = versions.document_id GROUP BY url")
     assert len(articles) == len(BASELINE) + 1
     assert all(n == 1 for _url, n in articles)
+
+
+def test_status_shows_a_worker_not_seen_for_three_heartbeats_as_gone_and_a_redis_down(
+        tmp_path: Path, redis_server: RedisServer, make_config: Any, cli_run: Any) -> None:
+    config = make_config(tmp_path, [{"name": "a", "type": "feed", "url": "http://x.example/"}],
+                         cluster={"redis": redis_server.url})
+    assert cli_run("--config", str(config), "crawl", "--source", "a").exit_code == 1
+
+    async def beat() -> None:
+        client = redis.asyncio.Redis.from_url(redis_server.url, decode_responses=True)
+        await Heartbeat(client, "killed").beat("starting")
+        await client.aclose()
+
+    asyncio.run(beat())
+    r = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    seconds, _ = r.time()
+    r.hset(worker_key("killed"), "last_seen", seconds - 100)  # its last beat, long ago
+    result = cli_run("--config", str(config), "cluster", "status", "--json")
+    assert result.exit_code == 0, result.output
+    [worker] = [json.loads(line) for line in result.stdout.splitlines()
+                if '"worker"' in line]
+    assert (worker["name"], worker["state"], worker["running"]) == ("killed", "gone", 0)
+    assert worker["last_seen_ago"] >= 100
+
+    redis_server.stop()
+    status = cli_run("--config", str(config), "status")
+    assert status.exit_code == 0, status.output  # the archive's status still shows
+    assert f"cluster: redis at {redis_server.url} is unreachable" in status.output
+    assert "source" in status.output and "archive:" in status.output
+    down = cli_run("--config", str(config), "cluster", "status")
+    assert down.exit_code == 2 and "is unreachable" in down.output
 
 
 def test_a_killed_workers_job_goes_to_another_after_the_lease(

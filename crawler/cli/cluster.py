@@ -126,28 +126,61 @@ def enqueue(state: State, source_names: tuple[str, ...], as_json: bool) -> None:
                                            else "already queued or running"))
 
 
+def cluster_view(settings: ClusterConfig) -> dict[str, Any]:
+    """The frontier's depth and the workers seen, or ``error``: why Redis could not say."""
+    from dataclasses import asdict
+
+    from crawler.cluster.connection import DOWN, client, safe_url
+    from crawler.cluster.frontier import depth
+    from crawler.cluster.heartbeat import workers_seen
+
+    r = client(settings.redis)
+    view: dict[str, Any] = {"redis": safe_url(settings.redis)}
+    try:
+        view.update(asdict(depth(r)), workers=[asdict(w) for w in workers_seen(r)])
+    except DOWN as e:
+        view["error"] = f"redis at {view['redis']} is unreachable: {e}"
+    finally:
+        r.close()
+    return view
+
+
+def cluster_rows(view: dict[str, Any]) -> list[dict[str, Any]]:
+    """The view as `--json` rows: one ``cluster`` row, one ``worker`` row per worker."""
+    return [{"kind": "cluster", **{k: v for k, v in view.items() if k != "workers"}},
+            *({"kind": "worker", **w} for w in view.get("workers", []))]
+
+
+def show_cluster(view: dict[str, Any]) -> None:
+    """The cluster part of `status`: one line for the frontier, a table of workers."""
+    from crawler.cli.output import table
+
+    if "error" in view:
+        click.echo(f"cluster: {view['error']}")
+        return
+    click.echo(f"cluster: {view['redis']}: {view['jobs_waiting']} jobs waiting, "
+               f"{view['jobs_running']} running, {view['reports_waiting']} reports not yet "
+               "archived")
+    if not view["workers"]:
+        click.echo("workers: none seen yet (start one with `newswatch worker`)")
+        return
+    table(["worker", "state", "last seen", "pages/s", "pages", "errors", "jobs", "running",
+           "host"],
+          [[w["name"], w["state"], f"{w['last_seen_ago']:.0f} s ago", f"{w['pages_per_s']:.1f}",
+            w["pages"], w["errors"], w["jobs"], w["running"], f"{w['host']} (pid {w['pid']})"]
+           for w in view["workers"]])
+
+
 @cluster.command()
 @json_option
 @pass_state
 @library_errors
 def status(state: State, as_json: bool) -> None:
-    """Jobs waiting and running, reports not yet archived, workers seen."""
-    from dataclasses import asdict
-
-    from crawler.cluster.connection import DOWN, client, safe_url
-    from crawler.cluster.frontier import depth
-
-    settings = _cluster(state.config)
-    r = client(settings.redis)
-    try:
-        d = depth(r)
-    except DOWN as e:
-        raise UsageProblem(f"redis at {safe_url(settings.redis)} is unreachable: {e}") from None
-    finally:
-        r.close()
+    """Jobs waiting and running, reports not yet archived, workers (last seen, pages/s)."""
+    view = cluster_view(_cluster(state.config))
+    if "error" in view:
+        raise UsageProblem(view["error"])
     if as_json:
-        emit_json([asdict(d)])
-        return
-    click.echo(f"jobs waiting: {d.jobs_waiting}\njobs running: {d.jobs_running}\n"
-               f"reports not yet archived: {d.reports_waiting}\n"
-               f"workers: {', '.join(d.workers) or 'none yet'}")
+        emit_json(cluster_rows(view))
+    else:
+        show_cluster(view)

@@ -328,8 +328,14 @@ def status(state: State, as_json: bool) -> None:
         "writer_pid": writer,
         **counts,
     }
+    cluster: dict[str, Any] | None = None
+    if config.cluster is not None:
+        from crawler.cli.cluster import cluster_rows, cluster_view, show_cluster
+
+        cluster = cluster_view(config.cluster)
     if as_json:
-        emit_json([*({"kind": "source", **r} for r in rows), {"kind": "archive", **summary}])
+        emit_json([*({"kind": "source", **r} for r in rows), {"kind": "archive", **summary},
+                   *(cluster_rows(cluster) if cluster else [])])
         return
     from crawler.cli.output import table
 
@@ -349,6 +355,8 @@ def status(state: State, as_json: bool) -> None:
     click.echo(f"archive: {summary['archive']} ({summary['archive_bytes'] / 1e6:.1f} MB): "
                f"{summary['documents']} documents, {summary['versions']} versions, "
                f"{summary['facts']} facts, {summary['changes']} changes")
+    if cluster is not None:
+        show_cluster(cluster)
 
 
 @cli.command()

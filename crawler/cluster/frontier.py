@@ -98,11 +98,10 @@ class Depth:
     jobs_waiting: int
     jobs_running: int
     reports_waiting: int
-    workers: tuple[str, ...]
 
 
 def depth(r: redis.Redis) -> Depth:
-    """The frontier's depth and the workers the jobs group knows (status, benchmarks)."""
+    """The frontier's depth (status, benchmarks)."""
     ensure_group(r, JOBS, WORKERS)
     ensure_group(r, REPORTS, WRITER)
 
@@ -114,7 +113,6 @@ def depth(r: redis.Redis) -> Depth:
         jobs_waiting=int(jobs.get("lag") or 0),
         jobs_running=int(jobs["pending"]),
         reports_waiting=int(reports.get("lag") or 0) + int(reports["pending"]),
-        workers=tuple(sorted(c["name"] for c in r.xinfo_consumers(JOBS, WORKERS))),
     )
 
 

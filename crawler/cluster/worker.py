@@ -23,14 +23,19 @@ import logging
 from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crawler.archive.store import Archive
 from crawler.cluster.connection import DOWN, Backoff, async_client, retrying_async
 from crawler.cluster.frontier import Frontier, Job
+from crawler.cluster.heartbeat import EVERY as HEARTBEAT_EVERY
+from crawler.cluster.heartbeat import Heartbeat
 from crawler.cluster.limiter import DomainSlots
 from crawler.config.model import ClusterConfig, Config, ConfigError
 from crawler.extraction.pages import Extractor
+
+if TYPE_CHECKING:
+    from crawler.scraping.crawl import CrawlContext
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +81,8 @@ class Worker:
         log.info("worker %s: waiting for jobs at %s (%d at a time)", self.name,
                  self.backoff.url, self.parallel)
         done = 0
+        self.heartbeat = Heartbeat(r, self.name)
+        beating = asyncio.ensure_future(self._beat())
 
         async def take_jobs() -> None:
             nonlocal done
@@ -90,6 +97,11 @@ class Worker:
         try:
             await asyncio.gather(*(take_jobs() for _ in range(self.parallel)))
         finally:
+            beating.cancel()
+            with contextlib.suppress(BaseException):
+                await beating
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.heartbeat.beat("stopped"), 2)
             extractor.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(slots.close(), 5)
@@ -114,20 +126,35 @@ class Worker:
         async def sink(report: dict[str, Any]) -> None:
             await retrying_async(self.backoff, lambda: frontier.push("report", job, report))
 
+        def progress(ctx: CrawlContext) -> None:
+            self.heartbeat.progress(job.id, ctx.counts.fetched, ctx.counts.errors)
+
         renewing = asyncio.ensure_future(self._renew(job, frontier))
         try:
-            [run] = await crawl_sources(local, archive, [source], extractor,
+            [run] = await crawl_sources(local, archive, [source], extractor, progress,
                                         scrapy_overrides=overrides, sink=sink)
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
+        self.heartbeat.finished(job.id, run.counts.fetched, run.counts.errors)
         outcome = {"status": run.status, "counts": asdict(run.counts),
                    "details": list(run.details), "stopped": run.stopped}
         await retrying_async(self.backoff, lambda: frontier.push("run", job, outcome))
         await retrying_async(self.backoff, lambda: frontier.ack(job))
         log.info("worker %s: job %s done: %s, %d fetched, %d errors", self.name, job.id,
                  run.status, run.counts.fetched, run.counts.errors)
+
+    async def _beat(self) -> None:
+        """Tell the cluster this worker is alive, every few seconds (`status`)."""
+        state = "starting"
+        while True:
+            try:
+                await self.heartbeat.beat(state)
+                state = "running"
+            except DOWN as e:  # the frontier's own calls log the outage
+                log.debug("heartbeat failed: %s", e)
+            await asyncio.sleep(HEARTBEAT_EVERY)
 
     async def _renew(self, job: Job, frontier: Frontier) -> None:
         """Keep the lease on ``job`` while crawling it."""
