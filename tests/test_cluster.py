@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -310,6 +311,71 @@ def test_a_killed_workers_job_goes_to_another_after_the_lease(
     # The same result as one uninterrupted crawl: one run, each document once.
     assert_archived_once(db, paths, 1)
     assert query(db, "SELECT count(*) FROM runs") == [(1,)], writer_log[-2000:]
+
+
+def test_a_worker_stopped_with_ctrl_c_hands_its_job_back_at_once(
+        tmp_path: Path, news_site: NewsSite, redis_server: RedisServer, make_config: Any,
+        cli_run: Any) -> None:
+    paths = publish(news_site, 1, per_feed=6)
+    for path in paths:
+        news_site.server.delay(path, 0.6)
+    # A lease far longer than the test: only a hand-back lets the second worker in.
+    config = cluster_config(tmp_path, make_config, news_site, 1, redis_server.url,
+                            per_domain=1, lease=300)
+    db = tmp_path / "newswatch.db"
+    writer = Process(config, tmp_path / "writer.log", "writer")
+    first = Process(config, tmp_path / "w1.log", "worker", "--name", "w1")
+    second = None
+    try:
+        enqueue_all(cli_run, config)
+        wait_until(lambda: sum(news_site.server.count(p) for p in paths) >= 2, 60,
+                   "the first worker fetching articles")
+        first_log = first.end()  # SIGINT, as Ctrl-C
+        assert first.proc.returncode == 130, first_log[-2000:]
+        assert "handed back for another worker" in first_log
+        second = Process(config, tmp_path / "w2.log", "worker", "--name", "w2")
+        wait_until(lambda: finished_runs(db), 60, "the run recorded by the second worker")
+    finally:
+        writer.end()
+        first.end()
+        second_log = second.end() if second else ""
+    assert "handed back by a worker that stopped" in second_log, second_log[-3000:]
+    assert_archived_once(db, paths, 1)
+
+
+def test_a_job_no_worker_survives_is_given_up_after_max_attempts(
+        tmp_path: Path, news_site: NewsSite, redis_server: RedisServer, make_config: Any,
+        cli_run: Any) -> None:
+    publish(news_site, 1, per_feed=1)
+    config_path = make_config(
+        tmp_path, [{"name": "feed0", "type": "feed", "url": f"{news_site.server.url}/feed0.xml"}],
+        stories=STORIES, cluster={"redis": redis_server.url, "lease": 1, "max_attempts": 2})
+    [job] = enqueue_all(cli_run, config_path)
+    # Two workers took it and died (never acknowledged, never renewed): the first read
+    # it, the second took it over after the lease.
+    r = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    r.xreadgroup("workers", "dead-1", {"newswatch:jobs": ">"}, count=1)
+    time.sleep(1.1)
+    r.xautoclaim("newswatch:jobs", "workers", "dead-2", 1000, count=1)
+    time.sleep(1.1)
+    worker = Process(config_path, tmp_path / "w.log", "worker", "--max-jobs", "1")
+    assert worker.proc.wait(60) == 0
+    log = worker.end()
+    assert "gave up: 2 workers took this job" in log, log[-3000:]
+    assert news_site.server.count("/feed0.xml") == 0  # not crawled a third time
+    config = load_config(config_path)
+    archive = Archive.open(config.archive)
+    try:
+        writer = Writer(config, archive)
+        assert writer.step() == 1
+        writer.close()
+    finally:
+        archive.close()
+    [(status, details)] = query(tmp_path / "newswatch.db",
+                                "SELECT status, error_detail FROM runs")
+    assert status == "failed" and "gave up: 2 workers took this job" in details
+    assert r.xlen("newswatch:jobs") == 0 and not r.exists("newswatch:queued:feed0")
+    assert job["job"]
 
 
 def test_redis_restarted_mid_crawl_the_workers_and_writer_recover(

@@ -59,8 +59,8 @@ def worker(state: State, name: str | None, workdir: Path | None, parallel: int,
         try:
             run_on_reactor(Worker(config, name, folder, parallel).run(max_jobs), interruptible=True)
         except asyncio.CancelledError:
-            raise Interrupted("interrupted (a job it was crawling goes to another worker "
-                              "once its lease runs out)") from None
+            raise Interrupted("interrupted: the jobs it was crawling were handed back to "
+                              "the other workers") from None
 
 
 @cli.command()

@@ -120,6 +120,9 @@ def depth(r: redis.Redis) -> Depth:
 class Job:
     id: str
     source: str
+    # Workers that took this job before and never finished it (killed, cut off); a
+    # job a stopping worker handed back does not count.
+    failed_attempts: int = 0
 
 
 class Frontier:
@@ -158,10 +161,21 @@ class Frontier:
         if not fields or "source" not in fields:  # deleted or not a job: drop it
             await self.r.xack(JOBS, WORKERS, entry_id)
             return None
-        if taken_over:
+        if not taken_over:
+            return Job(entry_id, fields["source"])
+        # XAUTOCLAIM counted this delivery: the first worker's was 1.
+        pending = await self.r.xpending_range(JOBS, WORKERS, min=entry_id, max=entry_id,
+                                              count=1)
+        delivered = int(pending[0]["times_delivered"]) if pending else 2
+        handed_back = int(await self.r.hget(job_key(entry_id), "handed_back") or 0)
+        failed = max(0, delivered - 1 - handed_back)
+        if failed:
             log.warning("taking over job %s (%s): its worker stopped renewing it",
                         entry_id, fields["source"])
-        return Job(entry_id, fields["source"])
+        else:
+            log.info("taking over job %s (%s): handed back by a worker that stopped",
+                     entry_id, fields["source"])
+        return Job(entry_id, fields["source"], failed)
 
     async def renew(self, job: Job) -> bool:
         """Renew the lease on ``job`` (reset its idle time); False if another worker has it."""
@@ -170,6 +184,13 @@ class Frontier:
             return False
         await self.r.xclaim(JOBS, WORKERS, self.consumer, 0, [job.id], justid=True)
         return True
+
+    async def hand_back(self, job: Job) -> None:
+        """Give ``job`` up at once (this worker is stopping): the next worker that asks
+        takes it over without waiting for the lease, and it is no failed attempt."""
+        await self.r.hincrby(job_key(job.id), "handed_back", 1)
+        await self.r.xclaim(JOBS, WORKERS, self.consumer, 0, [job.id], idle=self.lease_ms,
+                            justid=True)
 
     async def push(self, kind: str, job: Job, body: dict[str, Any]) -> None:
         """Queue one message for the writer (a report, or the run's outcome)."""

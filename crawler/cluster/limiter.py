@@ -59,6 +59,10 @@ def domain_key(host: str) -> str:
     return f"{PREFIX}domain:{host}"
 
 
+class SlotsClosed(Exception):
+    """A download asked for a slot after its worker began to stop."""
+
+
 class DomainSlots:
     """A worker's per-domain slots (one per worker process, shared by its crawls)."""
 
@@ -75,6 +79,9 @@ class DomainSlots:
         self._acquire = r.register_script(_ACQUIRE)
         self._renew = r.register_script(_RENEW)
         self._renewing: asyncio.Task[None] | None = None
+        # Set when the worker stops: a download still waiting for a slot (its crawl was
+        # stopped, but Scrapy does not cancel it) must not take one that nobody returns.
+        self.closed = False
 
     def __deepcopy__(self, memo: dict[int, Any]) -> DomainSlots:
         return self  # shared: Scrapy copies its settings for each crawler
@@ -85,10 +92,21 @@ class DomainSlots:
         key = domain_key(host)
         wait = 0.02
         while True:
-            got = await retrying_async(self.backoff, lambda: self._acquire(
-                keys=[key], args=[token, self.limit, self.lease_ms]))
+            if self.closed:
+                raise SlotsClosed(f"not downloading from {host}: the worker is stopping")
+            try:
+                got = await retrying_async(self.backoff, lambda: self._acquire(
+                    keys=[key], args=[token, self.limit, self.lease_ms]))
+            except asyncio.CancelledError:
+                # Redis may have granted it as the call was cancelled (a stopping crawl):
+                # held, so that release_all gives it back rather than letting it expire.
+                self.held[token] = (host, time.monotonic())
+                raise
             if got:
                 self.held[token] = (host, time.monotonic())
+                if self.closed:  # granted while closing: nobody would give it back
+                    await self.release(token)
+                    continue
                 self._start_renewing()
                 return token
             await asyncio.sleep(wait)
@@ -127,6 +145,7 @@ class DomainSlots:
                     log.debug("renewing the slots of %s failed: %s", host, e)
 
     async def close(self) -> None:
+        self.closed = True
         await self.release_all()
         if self._renewing is not None:
             self._renewing.cancel()

@@ -56,6 +56,7 @@ class Worker:
         self.parallel = max(1, parallel)  # jobs crawled at once, as `crawl` crawls sources
         self.extra = dict(scrapy_overrides or {})
         self.backoff = Backoff(f"worker {name}", self.cluster.redis)
+        self.active: dict[str, Job] = {}  # jobs claimed and not yet acknowledged
 
     async def run(self, jobs: int | None = None) -> int:
         """Claim and crawl jobs (``jobs`` of them, or until cancelled); returns jobs done."""
@@ -97,6 +98,7 @@ class Worker:
         try:
             await asyncio.gather(*(take_jobs() for _ in range(self.parallel)))
         finally:
+            await self._hand_back(frontier)
             beating.cancel()
             with contextlib.suppress(BaseException):
                 await beating
@@ -121,7 +123,11 @@ class Worker:
             log.error("worker %s: job %s dropped: %s", self.name, job.id, e)
             await retrying_async(self.backoff, lambda: frontier.ack(job))
             return
+        if job.failed_attempts >= self.cluster.max_attempts:
+            await self._give_up(job, frontier)
+            return
         log.info("worker %s: job %s: crawling %s", self.name, job.id, source.name)
+        self.active[job.id] = job
 
         async def sink(report: dict[str, Any]) -> None:
             await retrying_async(self.backoff, lambda: frontier.push("report", job, report))
@@ -142,8 +148,30 @@ class Worker:
                    "details": list(run.details), "stopped": run.stopped}
         await retrying_async(self.backoff, lambda: frontier.push("run", job, outcome))
         await retrying_async(self.backoff, lambda: frontier.ack(job))
+        del self.active[job.id]
         log.info("worker %s: job %s done: %s, %d fetched, %d errors", self.name, job.id,
                  run.status, run.counts.fetched, run.counts.errors)
+
+    async def _give_up(self, job: Job, frontier: Frontier) -> None:
+        """A job no worker survives: record its run as failed, and drop it."""
+        reason = (f"gave up: {job.failed_attempts} workers took this job and none finished "
+                  "it (each was killed or cut off while crawling); the source is crawled "
+                  "again when it is next queued")
+        log.error("worker %s: job %s (%s): %s", self.name, job.id, job.source, reason)
+        outcome = {"status": "failed", "counts": {"errors": 1}, "details": [reason]}
+        await retrying_async(self.backoff, lambda: frontier.push("run", job, outcome))
+        await retrying_async(self.backoff, lambda: frontier.ack(job))
+
+    async def _hand_back(self, frontier: Frontier) -> None:
+        """Stopping: the jobs still being crawled go to another worker at once."""
+        for job in list(self.active.values()):
+            try:
+                await asyncio.wait_for(frontier.hand_back(job), 5)
+                log.warning("worker %s: job %s (%s) handed back for another worker",
+                            self.name, job.id, job.source)
+            except (TimeoutError, *DOWN) as e:
+                log.warning("worker %s: job %s could not be handed back (%s); another worker "
+                            "takes it when its lease runs out", self.name, job.id, e)
 
     async def _beat(self) -> None:
         """Tell the cluster this worker is alive, every few seconds (`status`)."""

@@ -211,6 +211,9 @@ class ClusterConfig:
     # A job (and a worker's per-domain slots) is handed to another worker when its
     # worker has not renewed it for this long (killed, cut off).
     lease: float = 60.0
+    # A job whose crawl this many workers took and never finished (each was killed: a
+    # page that crashes or exhausts them) is dropped and its run recorded as failed.
+    max_attempts: int = 3
 
 
 @dataclass(frozen=True)
@@ -672,7 +675,7 @@ def _cluster(raw: Any) -> ClusterConfig | None:
     if raw is None:
         return None
     data = _mapping(raw, "cluster")
-    _check_keys(data, "cluster", {"redis", "lease"})
+    _check_keys(data, "cluster", {"redis", "lease", "max_attempts"})
     url = _str(data.get("redis"), "cluster.redis", default=ClusterConfig.redis)
     if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
         raise _fail("cluster.redis", "a redis:// (rediss://, unix://) URL", url,
@@ -681,7 +684,9 @@ def _cluster(raw: Any) -> ClusterConfig | None:
                          timedelta(seconds=ClusterConfig.lease)).total_seconds()
     if lease < 1:
         raise _fail("cluster.lease", "at least 1 second", data.get("lease"))
-    return ClusterConfig(redis=url, lease=lease)
+    attempts = int(_number(data.get("max_attempts"), "cluster.max_attempts",
+                           ClusterConfig.max_attempts, minimum=1))
+    return ClusterConfig(redis=url, lease=lease, max_attempts=attempts)
 
 
 def parse_config(text: str, path: Path, environ: dict[str, str] | None = None) -> Config:
