@@ -313,7 +313,7 @@ def test_a_killed_workers_job_goes_to_another_after_the_lease(
     assert query(db, "SELECT count(*) FROM runs") == [(1,)], writer_log[-2000:]
 
 
-def test_a_worker_stopped_with_ctrl_c_hands_its_job_back_at_once(
+def test_a_stopped_worker_hands_its_job_back_at_once(
         tmp_path: Path, news_site: NewsSite, redis_server: RedisServer, make_config: Any,
         cli_run: Any) -> None:
     paths = publish(news_site, 1, per_feed=6)
@@ -330,7 +330,8 @@ def test_a_worker_stopped_with_ctrl_c_hands_its_job_back_at_once(
         enqueue_all(cli_run, config)
         wait_until(lambda: sum(news_site.server.count(p) for p in paths) >= 2, 60,
                    "the first worker fetching articles")
-        first_log = first.end()  # SIGINT, as Ctrl-C
+        first.proc.send_signal(signal.SIGTERM)  # as a process manager stops it
+        first_log = first.end()
         assert first.proc.returncode == 130, first_log[-2000:]
         assert "handed back for another worker" in first_log
         second = Process(config, tmp_path / "w2.log", "worker", "--name", "w2")

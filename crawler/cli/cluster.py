@@ -57,7 +57,8 @@ def worker(state: State, name: str | None, workdir: Path | None, parallel: int,
     with tempfile.TemporaryDirectory(prefix="newswatch-worker-") as scratch:
         folder = workdir or Path(scratch)
         try:
-            run_on_reactor(Worker(config, name, folder, parallel).run(max_jobs), interruptible=True)
+            run_on_reactor(Worker(config, name, folder, parallel).run(max_jobs),
+                           interruptible=True, also_on_sigterm=True)
         except asyncio.CancelledError:
             raise Interrupted("interrupted: the jobs it was crawling were handed back to "
                               "the other workers") from None

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def run_on_reactor(coro: Coroutine[Any, Any, T], interruptible: bool = False) -> T:
+def run_on_reactor(coro: Coroutine[Any, Any, T], interruptible: bool = False,
+                   also_on_sigterm: bool = False) -> T:
     """Run a coroutine on the asyncio loop behind Twisted's asyncio reactor.
 
     The reactor is installed and started once per process; the loop is then
@@ -25,7 +26,8 @@ def run_on_reactor(coro: Coroutine[Any, Any, T], interruptible: bool = False) ->
 
     ``interruptible``: the first SIGINT (Ctrl-C) cancels the coroutine, which then
     records its work as interrupted and raises ``asyncio.CancelledError``; a second
-    SIGINT raises KeyboardInterrupt at once.
+    SIGINT raises KeyboardInterrupt at once. ``also_on_sigterm``: SIGTERM does the same
+    (a `newswatch worker` under a process manager).
     """
     from scrapy.utils.reactor import install_reactor, is_reactor_installed
 
@@ -41,16 +43,20 @@ def run_on_reactor(coro: Coroutine[Any, Any, T], interruptible: bool = False) ->
     if not interruptible or threading.current_thread() is not threading.main_thread():
         return loop.run_until_complete(coro)
     task = loop.create_task(coro)
+    signals = (signal.SIGINT, signal.SIGTERM) if also_on_sigterm else (signal.SIGINT,)
 
     def interrupt() -> None:
-        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C: KeyboardInterrupt
+        for sig in signals:  # a second Ctrl-C: KeyboardInterrupt; SIGTERM: exit
+            loop.remove_signal_handler(sig)
         task.cancel()
 
-    loop.add_signal_handler(signal.SIGINT, interrupt)
+    for sig in signals:
+        loop.add_signal_handler(sig, interrupt)
     try:
         return loop.run_until_complete(task)
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
+        for sig in signals:
+            loop.remove_signal_handler(sig)
 
 
 def shutdown_reactor() -> None:
