@@ -5,7 +5,8 @@
   SQLite file in crawler/scraping/httpcache.py is not the archive);
 - alerts/ never imports crawler;
 - crawler/facts/ is pure: text in, facts out — no I/O, no config;
-- crawler/config/ is the only YAML reader.
+- crawler/config/ is the only YAML reader;
+- alerts/ modules use each other's public names only.
 """
 
 from __future__ import annotations
@@ -99,6 +100,13 @@ def test_facts_are_pure() -> None:
 def test_config_is_the_only_yaml_reader() -> None:
     offenders = [rel(path) for path, tree in modules("crawler")
                  if "yaml" in imported(tree) and not rel(path).startswith("crawler/config/")]
+    assert offenders == []
+
+
+def test_alerts_modules_import_no_private_names() -> None:
+    offenders = [(rel(path), alias.name) for path, tree in modules("alerts")
+                 for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                 for alias in node.names if alias.name.startswith("_")]
     assert offenders == []
 
 
