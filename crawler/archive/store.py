@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -355,6 +356,16 @@ def m008_row_counts(db: sqlite_utils.Database) -> None:
                f"{up.format(key=key.format(row='new'))} END")
 
 
+class RunStatus(StrEnum):
+    """A run's outcome, in `runs.status` and `sources.last_status` (see :func:`run_status`)."""
+
+    RUNNING = "running"  # not finished yet (or its process stopped: see close_interrupted_runs)
+    OK = "ok"  # no errors
+    PARTIAL = "partial"  # errors, but some reports stored
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # stopped before it finished; what it stored stays
+
+
 @dataclass
 class RunCounts:
     """What one crawl of one source did; stored in `runs`."""
@@ -373,7 +384,7 @@ class RunCounts:
         return self.new_documents + self.new_versions + self.unchanged
 
 
-def run_status(counts: RunCounts, source_failed: bool = False) -> str:
+def run_status(counts: RunCounts, source_failed: bool = False) -> RunStatus:
     """ok (no errors), partial (errors, but some reports stored) or failed.
 
     A run fails when its source itself could not be fetched (even if the HTTP cache
@@ -381,10 +392,10 @@ def run_status(counts: RunCounts, source_failed: bool = False) -> str:
     refused them) and stored none.
     """
     if not counts.errors:
-        return "ok"
+        return RunStatus.OK
     if source_failed or not counts.fetched or (counts.lost and not counts.stored):
-        return "failed"
-    return "partial"
+        return RunStatus.FAILED
+    return RunStatus.PARTIAL
 
 
 @dataclass(frozen=True)
@@ -535,10 +546,11 @@ class Archive:
 
     def start_run(self, source: str) -> int:
         with self.write():
-            return self.add("runs", {"source": source, "started": iso(), "status": "running"})
+            return self.add("runs", {"source": source, "started": iso(),
+                                     "status": RunStatus.RUNNING})
 
     def finish_run(self, run_id: int, source: str, counts: RunCounts, details: list[str],
-                   status: str | None = None) -> None:
+                   status: RunStatus | None = None) -> None:
         if status is None:
             status = run_status(counts)
         now = iso()
@@ -560,9 +572,9 @@ class Archive:
             )
             previous = self.scalar("SELECT error_streak FROM sources WHERE name = ?", [source])
             streak = 0
-            if status == "failed":
+            if status == RunStatus.FAILED:
                 streak = (previous or 0) + 1
-            elif status == "interrupted":
+            elif status == RunStatus.INTERRUPTED:
                 streak = previous or 0  # an interrupted run says nothing about the source
             self.db.table("sources").upsert(
                 {
@@ -585,14 +597,14 @@ class Archive:
         now = iso()
         with self.write():
             cursor = self.db.execute(
-                "UPDATE runs SET status = 'interrupted', finished = ? WHERE status = 'running' "
-                "RETURNING source", [now])
+                "UPDATE runs SET status = ?, finished = ? WHERE status = ? RETURNING source",
+                [RunStatus.INTERRUPTED, now, RunStatus.RUNNING])
             runs = cursor.fetchall()
             sources = sorted({row[0] for row in runs})
             for source in sources:
                 self.db.execute(
-                    "UPDATE sources SET last_run = ?, last_status = 'interrupted' WHERE name = ?",
-                    [now, source])
+                    "UPDATE sources SET last_run = ?, last_status = ? WHERE name = ?",
+                    [now, RunStatus.INTERRUPTED, source])
         if sources:
             log.warning("runs of %s were left running by a process that stopped; "
                         "marked 'interrupted'", ", ".join(sources))

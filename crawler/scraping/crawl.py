@@ -19,6 +19,7 @@ from crawler.archive.store import (
     ArchiveFull,
     ArchiveWriteError,
     RunCounts,
+    RunStatus,
     run_status,
     utcnow,
 )
@@ -105,7 +106,7 @@ class CrawlContext:
             self.progress(self)
 
     @property
-    def status(self) -> str:
+    def status(self) -> RunStatus:
         return run_status(self.counts, self.source_failed)
 
     def should_visit(self, url: str) -> bool:
@@ -125,7 +126,7 @@ class CrawlContext:
 class RunSummary:
     source: str
     run_id: int
-    status: str
+    status: RunStatus
     counts: RunCounts
     details: tuple[str, ...]
     stopped: str | None = None  # why the crawl stopped early, if it did
@@ -185,7 +186,7 @@ async def crawl_sources(
         await _stop_runner(runner)
         for ctx in contexts:
             ctx.details.append("interrupted: the crawl was stopped before it finished")
-            _finish(archive, ctx, "interrupted")
+            _finish(archive, ctx, RunStatus.INTERRUPTED)
         raise
     summaries = []
     for ctx, result in zip(contexts, results, strict=True):
@@ -213,7 +214,7 @@ async def _stop_runner(runner: Any) -> None:
         log.debug("stopping the crawlers failed: %s", e, exc_info=True)
 
 
-def _finish(archive: Archive, ctx: CrawlContext, status: str) -> None:
+def _finish(archive: Archive, ctx: CrawlContext, status: RunStatus) -> None:
     """Record the run's outcome; on a full disk, say so (the next start closes the run)."""
     try:
         try:
