@@ -39,7 +39,10 @@ def _source_is_internal(url: str) -> bool:
 
 @dataclass
 class CrawlContext:
-    """What a spider and the pipeline need while crawling one source."""
+    """What a spider and the pipeline need while crawling one source.
+
+    Only its methods change ``counts``: spiders and the pipeline say what happened.
+    """
 
     source: Source
     archive: Archive
@@ -61,6 +64,27 @@ class CrawlContext:
     sink: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     _causes: dict[str, list[Any]] = field(default_factory=dict)  # cause -> [index, detail, n]
     _closing: Any = None
+
+    def count_fetched(self) -> None:
+        """A fetched report reached the pipeline."""
+        self.counts.fetched += 1
+
+    def count_unchanged(self) -> None:
+        """A report the archive holds is unchanged (the same fetched bytes, or not due)."""
+        self.counts.unchanged += 1
+
+    def count_fallback(self) -> None:
+        """A report is archived from its feed item, its page being unusable."""
+        self.counts.fallbacks += 1
+
+    def count_stored(self, status: str) -> None:
+        """The archive stored a report: ``status`` is ``Stored.status``."""
+        if status == "new":
+            self.counts.new_documents += 1
+        elif status == "revised":
+            self.counts.new_versions += 1
+        else:
+            self.counts.unchanged += 1
 
     def error(self, detail: str, cause: str | None = None) -> None:
         """Count and log one failure of this run (it goes on).
@@ -117,7 +141,7 @@ class CrawlContext:
             return True
         due = last + self.revisit <= utcnow()
         if not due:
-            self.counts.unchanged += 1
+            self.count_unchanged()
             self.not_rechecked += 1
         return due
 

@@ -37,7 +37,7 @@ class ArchivePipeline:
 
     async def process_item(self, item: FetchedReport) -> FetchedReport:
         ctx: CrawlContext = self.crawler.spider.context  # type: ignore[union-attr]
-        ctx.counts.fetched += 1
+        ctx.count_fetched()
         if ctx.stopped is not None:
             ctx.lose(f"not stored: {ctx.stopped}", cause=ctx.stopped)
             return item
@@ -55,7 +55,7 @@ class ArchivePipeline:
         item.raw_hash = item.raw_hash or text_hash(item.html or item.text or "")
         if ctx.archive.known_raw_hash(item.url) == item.raw_hash:
             ctx.archive.touch(item.url)
-            ctx.counts.unchanged += 1
+            ctx.count_unchanged()
             ctx.report_progress()
             return
         try:
@@ -69,7 +69,7 @@ class ArchivePipeline:
             return
         if item.html and report.get("via") == "feed":
             # The page had no article text; the feed item's own content stands in for it.
-            ctx.counts.fallbacks += 1
+            ctx.count_fallback()
         report["run_id"] = ctx.run_id
         report["official"] = ctx.source.official
         if ctx.sink is not None:
@@ -79,11 +79,6 @@ class ArchivePipeline:
             ctx.report_progress()
             return
         stored = ctx.archive.store(report)
-        if stored.status == "new":
-            ctx.counts.new_documents += 1
-        elif stored.status == "revised":
-            ctx.counts.new_versions += 1
-        else:
-            ctx.counts.unchanged += 1
+        ctx.count_stored(stored.status)
         log.info("[%s run %s] %s %s", ctx.source.name, ctx.run_id, stored.status, item.url)
         ctx.report_progress()
