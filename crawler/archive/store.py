@@ -27,6 +27,8 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from crawler.extraction.records import AnalyzedReport
+
 log = logging.getLogger(__name__)
 
 migrations = Migrations("newswatch")
@@ -626,42 +628,40 @@ class Archive:
         with self.write():
             self.db.execute("UPDATE documents SET last_seen = ? WHERE url = ?", [iso(), url])
 
-    def store(self, report: dict[str, Any]) -> Stored:
-        """Store one extracted report; a new version only when its text changed.
+    def store(self, report: AnalyzedReport) -> Stored:
+        """Store one analysed report; a new version only when its text changed.
 
-        ``report`` holds url, source, title, text and optionally author,
-        published, guid, raw_hash, via, stories (list of story names) and
-        facts (rows for the `facts` table, stored with the new version in the
-        same transaction, so a version never exists without its facts).
+        Its facts are stored with the new version in the same transaction, so a
+        version never exists without its facts.
         """
         now = iso()
-        content_hash = text_hash(report["text"])
+        content_hash = text_hash(report.text)
         with self.write():
             row = self.db.execute(
                 "SELECT d.id, v.content_hash, v.via FROM documents d "
                 "LEFT JOIN versions v ON v.id = d.current_version WHERE d.url = ?",
-                [report["url"]],
+                [report.url],
             ).fetchone()
             meta = {
-                "source": report["source"],
-                "title": report.get("title"),
-                "author": report.get("author"),
-                "published": report.get("published"),
-                "guid": report.get("guid"),
+                "source": report.source,
+                "title": report.title,
+                "author": report.author,
+                "published": report.published,
+                "guid": report.guid,
                 "last_seen": now,
-                "raw_hash": report.get("raw_hash"),
-                "stories": json.dumps(report.get("stories") or []),
-                "official": 1 if report.get("official") else None,
+                "raw_hash": report.raw_hash,
+                "stories": json.dumps(list(report.stories)),
+                "official": 1 if report.official else None,
             }
             if row is None:
-                doc_id = self.add("documents", {"url": report["url"], "first_seen": now,
-                                                 "first_run": report.get("run_id"), **meta})
+                doc_id = self.add("documents", {"url": report.url, "first_seen": now,
+                                                 "first_run": report.run_id, **meta})
                 status = "new"
             else:
                 doc_id = row[0]
                 # The feed's own text standing in for a page that failed this time
                 # is not a revision of the page we archived.
-                fallback = report.get("via") == "feed" and row[2] == "page"
+                fallback = report.via == "feed" and row[2] == "page"
                 if row[1] == content_hash or fallback:
                     # Keep what we knew when the new fetch lacks it (e.g. feed fallback).
                     meta = {k: v for k, v in meta.items() if v is not None}
@@ -674,18 +674,18 @@ class Archive:
                     "document_id": doc_id,
                     "fetched_at": now,
                     "content_hash": content_hash,
-                    "title": report.get("title"),
-                    "text": report["text"],
-                    "published": report.get("published"),
-                    "via": report.get("via", "page"),
-                    "run_id": report.get("run_id"),
-                    "facts_done": 0 if report.get("facts") is None else 1,
+                    "title": report.title,
+                    "text": report.text,
+                    "published": report.published,
+                    "via": report.via,
+                    "run_id": report.run_id,
+                    "facts_done": 0 if report.facts is None else 1,
                 },
             )
-            if report.get("facts"):
+            if report.facts:
                 self.db.table("facts").insert_all(
                     {**row, "version_id": version_id, "document_id": doc_id}
-                    for row in report["facts"]
+                    for row in report.facts
                 )
             self.db.table("documents").update(doc_id, {**meta, "current_version": version_id})
         return Stored(doc_id, version_id, status)

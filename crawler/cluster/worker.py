@@ -31,6 +31,7 @@ from crawler.cluster.frontier import Frontier, Job
 from crawler.cluster.limiter import DomainSlots
 from crawler.config.model import ClusterConfig, Config, ConfigError
 from crawler.extraction.pages import Extractor
+from crawler.extraction.records import AnalyzedReport
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +112,9 @@ class Worker:
             return
         log.info("worker %s: job %s: crawling %s", self.name, job.id, source.name)
 
-        async def sink(report: dict[str, Any]) -> None:
-            await retrying_async(self.backoff, lambda: frontier.push("report", job, report))
+        async def sink(report: AnalyzedReport) -> None:
+            body = report.to_dict()
+            await retrying_async(self.backoff, lambda: frontier.push("report", job, body))
 
         renewing = asyncio.ensure_future(self._renew(job, frontier))
         try:

@@ -27,6 +27,7 @@ from crawler.archive.store import Archive, ArchiveWriteError, RunCounts, RunStat
 from crawler.cluster.connection import Backoff, client, retrying
 from crawler.cluster.frontier import REPORTS, WRITER, ensure_group, job_docs_key, job_key
 from crawler.config.model import ClusterConfig, Config, ConfigError
+from crawler.extraction.records import AnalyzedReport
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ class Writer:
         docs = job_docs_key(job)
         try:
             report["run_id"] = self._run_id(job, source)
-            status = self.archive.store(report).status
+            status = self.archive.store(AnalyzedReport.from_dict(report)).status
         except ArchiveWriteError:
             raise
         except (sqlite3.Error, KeyError, TypeError) as e:

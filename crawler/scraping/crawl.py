@@ -25,6 +25,7 @@ from crawler.archive.store import (
 )
 from crawler.config.model import Config, Source, Story
 from crawler.extraction.pages import Extractor
+from crawler.extraction.records import AnalyzedReport
 from crawler.scraping.middlewares import named_internal
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class CrawlContext:
     not_rechecked: int = 0
     # A cluster worker's: each extracted report goes here (a queue to the archive
     # writer) instead of into ``archive`` (crawler/cluster/worker.py).
-    sink: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    sink: Callable[[AnalyzedReport], Awaitable[None]] | None = None
     _causes: dict[str, list[Any]] = field(default_factory=dict)  # cause -> [index, detail, n]
     _closing: Any = None
 
@@ -164,7 +165,7 @@ async def crawl_sources(
     extractor: Extractor,
     progress: Callable[[CrawlContext], None] | None = None,
     scrapy_overrides: Mapping[str, Any] | None = None,
-    sink: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    sink: Callable[[AnalyzedReport], Awaitable[None]] | None = None,
 ) -> list[RunSummary]:
     """Crawl the given sources concurrently; every run is recorded in `runs`.
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING
 
 from scrapy.crawler import Crawler
 
 from crawler.archive.store import ArchiveFull, text_hash
 from crawler.extraction.analysis import analyse
+from crawler.extraction.records import AnalyzedReport
 from crawler.scraping.items import FetchedReport
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ class ArchivePipeline:
             ctx.report_progress()
             return
         try:
-            report = await ctx.extractor.run(analyse, asdict(item), ctx.stories)
+            report: AnalyzedReport | None = await ctx.extractor.run(
+                analyse, asdict(item), ctx.stories)
         except Exception as e:  # a worker crash or a parser bug must not stop the crawl
             log.debug("extraction failed for %s", item.url, exc_info=True)
             ctx.error(f"extraction failed ({type(e).__name__}: {e}): {item.url}")
@@ -67,11 +69,10 @@ class ArchivePipeline:
         if report is None:
             ctx.error(f"no article text found: {item.url}")
             return
-        if item.html and report.get("via") == "feed":
+        if item.html and report.via == "feed":
             # The page had no article text; the feed item's own content stands in for it.
             ctx.count_fallback()
-        report["run_id"] = ctx.run_id
-        report["official"] = ctx.source.official
+        report = replace(report, run_id=ctx.run_id, official=ctx.source.official)
         if ctx.sink is not None:
             # A cluster worker: the archive writer stores it (and counts it).
             await ctx.sink(report)
