@@ -10,7 +10,15 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from alerts.render import Message, _e, _line, _mrkdwn, _safe_url, _section, _slack_link
+from alerts.render import (
+    Message,
+    escape_html,
+    mrkdwn,
+    one_line,
+    safe_url,
+    slack_link,
+    slack_section,
+)
 
 # section order and titles: what an analyst reads first
 SECTIONS = (
@@ -53,7 +61,8 @@ def make_digest_message_id(alert_id: int, digest: Digest) -> str:
 
 
 def _move(item: DigestItem) -> str:
-    return f"{_line(item.old, 60)} → {_line(item.new, 60)}" if item.old else _line(item.new, 60)
+    new = one_line(item.new, 60)
+    return f"{one_line(item.old, 60)} → {new}" if item.old else new
 
 
 def _counts(digest: Digest) -> str:
@@ -67,37 +76,39 @@ def _counts(digest: Digest) -> str:
 
 def render_digest(digest: Digest, message_id: str) -> Message:
     """The digest as plain text, HTML and Slack blocks."""
-    period = f"{_line(digest.start[:16])} – {_line(digest.end[:16])} ({_line(digest.timezone)})"
-    subject = _line(f"newswatch digest {digest.end[:10]}: {_counts(digest)}", 250)
+    period = (f"{one_line(digest.start[:16])} – {one_line(digest.end[:16])} "
+              f"({one_line(digest.timezone)})")
+    subject = one_line(f"newswatch digest {digest.end[:10]}: {_counts(digest)}", 250)
     text = [subject, period, ""]
-    html = [f"<h2>{_e(subject)}</h2>", f"<p>{_e(period)}</p>"]
-    blocks: list[dict[str, Any]] = [_section(f"*{_mrkdwn(subject)}*\n{_mrkdwn(period)}")]
+    html = [f"<h2>{escape_html(subject)}</h2>", f"<p>{escape_html(period)}</p>"]
+    blocks: list[dict[str, Any]] = [slack_section(f"*{mrkdwn(subject)}*\n{mrkdwn(period)}")]
     for key, title in SECTIONS:
         items = [i for i in digest.items if i.section == key]
         if not items:
             continue
         text += [f"{title}:"]
-        html += [f"<h3>{_e(title)}</h3>", "<ul>"]
-        lines = [f"*{_mrkdwn(title)}*"]
+        html += [f"<h3>{escape_html(title)}</h3>", "<ul>"]
+        lines = [f"*{mrkdwn(title)}*"]
         for i in items:
-            url = _safe_url(i.url)
+            url = safe_url(i.url)
             also = f" (+{i.corroborations} corroborating)" if i.corroborations else ""
-            head = f"{_line(i.tracker_title, 120)}: {_move(i)}{also}"
-            cite = f"{_line(i.source)}, {_line(i.title, 200)}" + (
-                f", {_line(i.published)[:10]}" if i.published else "")
-            text += [f"- {head}", f"  «{_line(i.sentence, 400)}»", f"  {cite} {url or ''}"]
-            link = f'<a href="{_e(url)}">{_e(_line(i.title, 200))}</a>' if url else _e(
-                _line(i.title, 200))
-            html.append(f"<li><b>{_e(head)}</b><br><q>{_e(_line(i.sentence, 400))}</q><br>"
-                        f"{_e(_line(i.source))}: {link}</li>")
-            shown = _slack_link(url, _line(i.title, 200)) if url else _mrkdwn(_line(i.title))
-            lines.append(f"• {_mrkdwn(head)} — {_mrkdwn(_line(i.source))}: {shown}")
+            head = f"{one_line(i.tracker_title, 120)}: {_move(i)}{also}"
+            cite = f"{one_line(i.source)}, {one_line(i.title, 200)}" + (
+                f", {one_line(i.published)[:10]}" if i.published else "")
+            text += [f"- {head}", f"  «{one_line(i.sentence, 400)}»", f"  {cite} {url or ''}"]
+            shown_title = escape_html(one_line(i.title, 200))
+            link = f'<a href="{escape_html(url)}">{shown_title}</a>' if url else shown_title
+            html.append(f"<li><b>{escape_html(head)}</b><br>"
+                        f"<q>{escape_html(one_line(i.sentence, 400))}</q><br>"
+                        f"{escape_html(one_line(i.source))}: {link}</li>")
+            shown = slack_link(url, one_line(i.title, 200)) if url else mrkdwn(one_line(i.title))
+            lines.append(f"• {mrkdwn(head)} — {mrkdwn(one_line(i.source))}: {shown}")
         text.append("")
         html.append("</ul>")
-        blocks.append(_section("\n".join(lines)))
+        blocks.append(slack_section("\n".join(lines)))
     if not digest.items:
         text.append("Nothing changed in this period.")
         html.append("<p>Nothing changed in this period.</p>")
     return Message(subject=subject, text="\n".join(text) + "\n",
                    html="<html><body>" + "".join(html) + "</body></html>",
-                   slack_text=_mrkdwn(subject), slack_blocks=blocks, message_id=message_id)
+                   slack_text=mrkdwn(subject), slack_blocks=blocks, message_id=message_id)

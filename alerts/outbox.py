@@ -34,6 +34,7 @@ from typing import Protocol, cast
 
 from alerts.channels import Channel, DeliveryError, PermanentDeliveryError
 from alerts.render import ChangeRecord, Message, render
+from alerts.status import AlertStatus
 
 __all__ = [
     "DeliveryReport",
@@ -73,11 +74,11 @@ class OutboxStore(Protocol):
         alert_id: int,
         now: datetime,
         *,
-        status: str,
+        status: AlertStatus,
         error: str | None,
         next_attempt: datetime | None,
     ) -> None:
-        """Record the attempt's outcome: 'sent', 'pending' (retry) or 'failed'."""
+        """Record the attempt's outcome: sent, pending (retry) or failed."""
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ def _attempt(
             log.exception("alert %d: unexpected error from channel %r", alert.id, alert.channel)
         _failed(store, alert, exc, policy, now, report)
         return False
-    store.finish(alert.id, now(), status="sent", error=None, next_attempt=None)
+    store.finish(alert.id, now(), status=AlertStatus.SENT, error=None, next_attempt=None)
     what = f"change {alert.change.change_id}" if alert.change else "digest"
     log.info("alert %d sent via %r (%s)", alert.id, alert.channel, what)
     report.sent += 1
@@ -224,7 +225,7 @@ def _failed(
     error = f"{type(exc).__name__}: {exc}"
     at = now()
     if isinstance(exc, PermanentDeliveryError) or attempts >= policy.attempts:
-        store.finish(alert.id, at, status="failed", error=error, next_attempt=None)
+        store.finish(alert.id, at, status=AlertStatus.FAILED, error=error, next_attempt=None)
         log.error(
             "alert %d via %r gave up (attempt %d): %s", alert.id, alert.channel, attempts, error
         )
@@ -232,6 +233,7 @@ def _failed(
         return
     retry_after = exc.retry_after if isinstance(exc, DeliveryError) else None
     next_attempt = at + policy.delay(attempts, retry_after)
-    store.finish(alert.id, at, status="pending", error=error, next_attempt=next_attempt)
+    store.finish(alert.id, at, status=AlertStatus.PENDING, error=error,
+                 next_attempt=next_attempt)
     log.warning("alert %d via %r: attempt %d failed: %s", alert.id, alert.channel, attempts, error)
     report.retried += 1

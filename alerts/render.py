@@ -24,9 +24,15 @@ __all__ = [
     "ChangeRecord",
     "Message",
     "Report",
+    "escape_html",
     "make_message_id",
+    "mrkdwn",
+    "one_line",
     "render",
+    "safe_url",
     "sample_change",
+    "slack_link",
+    "slack_section",
     "trial_change",
 ]
 
@@ -101,7 +107,7 @@ def render(change: ChangeRecord, message_id: str) -> Message:
         html=_html(change, subject),
         slack_text=_slack_text(change, subject),
         slack_blocks=_slack_blocks(change, subject),
-        message_id=_line(message_id),
+        message_id=one_line(message_id),
     )
 
 
@@ -113,13 +119,13 @@ def _clean(s: str | None) -> str:
     return _STRIP.sub("", s or "")
 
 
-def _line(s: str | None, limit: int = 1000) -> str:
+def one_line(s: str | None, limit: int = 1000) -> str:
     """One line: all whitespace runs (incl. CR, LF, U+2028) become one space."""
     out = " ".join(_clean(s).split())
     return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
-def _safe_url(url: str | None) -> str | None:
+def safe_url(url: str | None) -> str | None:
     """Return ``url`` if it is a plain http(s) URL, else None."""
     u = (url or "").strip()
     if not u or _STRIP.search(u) or any(ch.isspace() for ch in u):
@@ -137,7 +143,7 @@ def _labels(change: ChangeRecord) -> tuple[str, str]:
 
 def _cite_parts(r: Report) -> tuple[str, str, str]:
     """(source, title, date) as clean single lines."""
-    return _line(r.source, 100), _line(r.title, 200), _line(r.published or "", 40)
+    return one_line(r.source, 100), one_line(r.title, 200), one_line(r.published or "", 40)
 
 
 def _diff_segments(change: ChangeRecord) -> list[tuple[str, str]]:
@@ -161,9 +167,9 @@ def _diff_segments(change: ChangeRecord) -> list[tuple[str, str]]:
 
 
 def _subject(change: ChangeRecord) -> str:
-    title = _line(change.tracker_title or change.tracker, 120)
-    new = _line(change.new.value, 60)
-    old = _line(change.old.value, 60) if change.old else None
+    title = one_line(change.tracker_title or change.tracker, 120)
+    new = one_line(change.new.value, 60)
+    old = one_line(change.old.value, 60) if change.old else None
     move = f"{old} → {new}" if old else new
     if change.type == "revision" and change.kind == "text":
         subject = f"{title}: page revised"
@@ -175,14 +181,14 @@ def _subject(change: ChangeRecord) -> str:
         subject = f"{title}: {move}"
     if change.type == "test":
         subject = "[test] " + subject
-    return _line(subject, 250)
+    return one_line(subject, 250)
 
 
 def _footer(change: ChangeRecord) -> str:
-    parts = [f"story {_line(change.story)}", f"tracker {_line(change.tracker)}"]
+    parts = [f"story {one_line(change.story)}", f"tracker {one_line(change.tracker)}"]
     parts.append(f"change #{change.change_id}")
     if change.detected_at:
-        parts.append(f"detected {_line(change.detected_at)}")
+        parts.append(f"detected {one_line(change.detected_at)}")
     return " · ".join(parts)
 
 
@@ -191,11 +197,11 @@ def _footer(change: ChangeRecord) -> str:
 
 def _text_report(label: str, r: Report) -> list[str]:
     source, title, date = _cite_parts(r)
-    lines = [f"{label}: {_line(r.value)}" if label else f"- {_line(r.value)}"]
+    lines = [f"{label}: {one_line(r.value)}" if label else f"- {one_line(r.value)}"]
     if r.sentence.strip():
-        lines.append(f'  "{_line(r.sentence)}"')
+        lines.append(f'  "{one_line(r.sentence)}"')
     lines.append(f"  — {source}: {title}" + (f" ({date})" if date else ""))
-    url = _safe_url(r.url)
+    url = safe_url(r.url)
     lines.append(f"  {url}" if url else "  (link omitted: not an http(s) URL)")
     return lines
 
@@ -220,29 +226,32 @@ def _text(change: ChangeRecord, subject: str) -> str:
 # -- HTML -----------------------------------------------------------------------------------
 
 
-def _e(s: str) -> str:
+def escape_html(s: str) -> str:
+    """Escape text for HTML, quotes included (safe in attributes too)."""
     return html.escape(s, quote=True)
 
 
 def _html_report(label: str, r: Report) -> str:
     source, title, date = _cite_parts(r)
-    url = _safe_url(r.url)
-    shown = _e(title or url or "")
-    link = f'<a href="{_e(url)}">{shown}</a>' if url else shown
-    value = _e(_line(r.value))
-    out = [f"<p><strong>{_e(label)}:</strong> {value}</p>" if label else f"<p><b>{value}</b></p>"]
+    url = safe_url(r.url)
+    shown = escape_html(title or url or "")
+    link = f'<a href="{escape_html(url)}">{shown}</a>' if url else shown
+    value = escape_html(one_line(r.value))
+    out = [f"<p><strong>{escape_html(label)}:</strong> {value}</p>" if label
+           else f"<p><b>{value}</b></p>"]
     if r.sentence.strip():
         out.append(
             '<blockquote style="margin:0 0 0 1em;padding-left:.8em;border-left:3px solid #ccc">'
-            f"{_e(_line(r.sentence))}</blockquote>"
+            f"{escape_html(one_line(r.sentence))}</blockquote>"
         )
-    out.append(f"<p>— {_e(source)}: {link}" + (f" ({_e(date)})" if date else "") + "</p>")
+    dated = f" ({escape_html(date)})" if date else ""
+    out.append(f"<p>— {escape_html(source)}: {link}{dated}</p>")
     return "\n".join(out)
 
 
 def _html(change: ChangeRecord, subject: str) -> str:
     new_label, old_label = _labels(change)
-    body = [f"<h2>{_e(subject)}</h2>", _html_report(new_label, change.new)]
+    body = [f"<h2>{escape_html(subject)}</h2>", _html_report(new_label, change.new)]
     if change.old:
         body.append(_html_report(old_label, change.old))
     if change.corroborating:
@@ -254,12 +263,12 @@ def _html(change: ChangeRecord, subject: str) -> str:
             "delete": '<del style="background:#fdd">{}</del>',
             "equal": "{}",
         }
-        passage = "".join(tags[op].format(_e(t)) for op, t in _diff_segments(change))
+        passage = "".join(tags[op].format(escape_html(t)) for op, t in _diff_segments(change))
         body.append(f"<h3>Changed passage</h3>\n<p>{passage}</p>")
-    body.append(f'<p style="color:#666;font-size:smaller">{_e(_footer(change))}</p>')
+    body.append(f'<p style="color:#666;font-size:smaller">{escape_html(_footer(change))}</p>')
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
-        f"<title>{_e(subject)}</title></head>\n"
+        f"<title>{escape_html(subject)}</title></head>\n"
         '<body style="font-family:sans-serif">\n' + "\n".join(body) + "\n</body></html>\n"
     )
 
@@ -267,61 +276,64 @@ def _html(change: ChangeRecord, subject: str) -> str:
 # -- Slack ----------------------------------------------------------------------------------
 
 
-def _mrkdwn(s: str) -> str:
+def mrkdwn(s: str) -> str:
     """Escape untrusted text for Slack mrkdwn (already cleaned to one line)."""
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MENTION.sub("@\u200b\\1", s)
 
 
-def _slack_link(url: str, label: str) -> str:
+def slack_link(url: str, label: str) -> str:
+    """A Slack mrkdwn link to a safe URL (see :func:`safe_url`), its label escaped."""
     target = url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E")
-    return f"<{target.replace('|', '%7C')}|{_mrkdwn(label)}>"
+    return f"<{target.replace('|', '%7C')}|{mrkdwn(label)}>"
 
 
 def _slack_cite(r: Report) -> str:
     source, title, date = _cite_parts(r)
-    url = _safe_url(r.url)
-    shown = _slack_link(url, title or url) if url else _mrkdwn(title)
-    return f"{_mrkdwn(source)}: {shown}" + (f" ({_mrkdwn(date)})" if date else "")
+    url = safe_url(r.url)
+    shown = slack_link(url, title or url) if url else mrkdwn(title)
+    return f"{mrkdwn(source)}: {shown}" + (f" ({mrkdwn(date)})" if date else "")
 
 
-def _section(text: str) -> dict[str, Any]:
+def slack_section(text: str) -> dict[str, Any]:
+    """A Slack section block of mrkdwn text, cut to Slack's limit at a line end."""
     if len(text) > _SLACK_SECTION_MAX:  # cut at a line end so no link is left half-open
         text = text[: _SLACK_SECTION_MAX - 2].rsplit("\n", 1)[0] + "\n…"
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
 def _slack_report(label: str, r: Report) -> str:
-    lines = [f"*{_mrkdwn(label)}:* {_mrkdwn(_line(r.value))}"]
+    lines = [f"*{mrkdwn(label)}:* {mrkdwn(one_line(r.value))}"]
     if r.sentence.strip():
-        lines.append(f"> {_mrkdwn(_line(r.sentence))}")
+        lines.append(f"> {mrkdwn(one_line(r.sentence))}")
     lines.append(_slack_cite(r))
     return "\n".join(lines)
 
 
 def _slack_blocks(change: ChangeRecord, subject: str) -> list[dict[str, Any]]:
     new_label, old_label = _labels(change)
-    blocks = [_section(f"*{_mrkdwn(subject)}*"), _section(_slack_report(new_label, change.new))]
+    blocks = [slack_section(f"*{mrkdwn(subject)}*"),
+              slack_section(_slack_report(new_label, change.new))]
     if change.old:
-        blocks.append(_section(_slack_report(old_label, change.old)))
+        blocks.append(slack_section(_slack_report(old_label, change.old)))
     if change.corroborating:
         shown = change.corroborating[:_SLACK_CORROBORATING_MAX]
-        lines = [f"• {_mrkdwn(_line(r.value))} — {_slack_cite(r)}" for r in shown]
+        lines = [f"• {mrkdwn(one_line(r.value))} — {_slack_cite(r)}" for r in shown]
         if len(change.corroborating) > len(shown):
             lines.append(f"… and {len(change.corroborating) - len(shown)} more")
-        blocks.append(_section("*Corroborated by:*\n" + "\n".join(lines)))
+        blocks.append(slack_section("*Corroborated by:*\n" + "\n".join(lines)))
     if change.diff:
         marks = {"insert": "*{}*", "delete": "~{}~", "equal": "{}"}
         pieces, prev = [], "equal"
         for op, t in _diff_segments(change):
             if op != "equal" and prev != "equal":
                 pieces.append(" ")  # ~old~*new* would not render as formatting
-            pieces.append(_around(marks[op], _mrkdwn(t)))
+            pieces.append(_around(marks[op], mrkdwn(t)))
             prev = op
         passage = "".join(pieces)
-        blocks.append(_section("*Changed passage:*\n" + passage.strip()))
+        blocks.append(slack_section("*Changed passage:*\n" + passage.strip()))
     blocks.append(
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": _mrkdwn(_footer(change))}]}
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn(_footer(change))}]}
     )
     return blocks
 
@@ -337,7 +349,7 @@ def _around(mark: str, t: str) -> str:
 
 def _slack_text(change: ChangeRecord, subject: str) -> str:
     source, _, _ = _cite_parts(change.new)
-    return f"{_mrkdwn(subject)} ({_mrkdwn(source)})"
+    return f"{mrkdwn(subject)} ({mrkdwn(source)})"
 
 
 # -- sample ---------------------------------------------------------------------------------

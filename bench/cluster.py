@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -145,12 +146,12 @@ def writer_ceiling(tmp: Path, pages: list[Path], count: int, per_run: int) -> fl
     r = redis.Redis.from_url(server.url)
     pipe = r.pipeline()
     for i in range(count):
-        report = dict(reports[i % len(reports)])
-        report["url"] = f"{report['url']}?copy={i}"
-        report["text"] = f"{report['text']}\n(copy {i})"  # a distinct text: a new document
+        report = reports[i % len(reports)]
+        report = replace(report, url=f"{report.url}?copy={i}",
+                         text=f"{report.text}\n(copy {i})")  # a distinct text: a new document
         job = f"{i // per_run + 1}-0"
         pipe.xadd(REPORTS, {"kind": "report", "job": job, "source": "feed0",
-                            "body": json.dumps(report)})
+                            "body": json.dumps(report.to_dict())})
         if (i + 1) % per_run == 0 or i + 1 == count:
             pipe.xadd(REPORTS, {"kind": "run", "job": job, "source": "feed0", "body": json.dumps(
                 {"status": "ok", "counts": {"fetched": per_run}, "details": []})})

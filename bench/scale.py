@@ -274,6 +274,7 @@ def build_archive(config_path: Path, docs: int) -> dict[str, int]:
     from crawler.changes.records import FactRecord
     from crawler.config.model import load_config
     from crawler.extraction.analysis import fact_rows
+    from crawler.extraction.records import AnalyzedReport
 
     config = load_config(config_path)
     stories = list(config.stories)
@@ -298,12 +299,12 @@ def build_archive(config_path: Path, docs: int) -> dict[str, int]:
                 day = time.strftime("%Y-%m-%d", time.gmtime(start + span * d // docs))
                 o = d % OUTLETS
                 rows = [{**r, "published": day, "evaluated": 1} for r in templates[phase]]
-                stored = archive.store({
-                    "url": f"https://outlet{o}.example/{day}/{d}", "source": f"outlet-{o:02d}",
-                    "title": f"Iraq talks, report {d}", "published": day,
-                    "text": f"Report {d}.\n" + REPORT.format(**PHASES[phase]),
-                    "stories": ["us-iraq"], "facts": rows, "run_id": runs[f"outlet-{o:02d}"],
-                })
+                stored = archive.store(AnalyzedReport(
+                    url=f"https://outlet{o}.example/{day}/{d}", source=f"outlet-{o:02d}",
+                    title=f"Iraq talks, report {d}", published=day,
+                    text=f"Report {d}.\n" + REPORT.format(**PHASES[phase]),
+                    stories=("us-iraq",), facts=tuple(rows), run_id=runs[f"outlet-{o:02d}"],
+                ))
                 facts += len(rows)
                 if phase != phase_seen:  # the history: a baseline, then a change per phase
                     phase_seen = phase
@@ -345,6 +346,7 @@ def new_reports(config_path: Path, round_: int) -> None:
     from crawler.archive.store import Archive, RunCounts
     from crawler.config.model import load_config
     from crawler.extraction.analysis import fact_rows
+    from crawler.extraction.records import AnalyzedReport
 
     config = load_config(config_path)
     current = dict(PHASES[-1])
@@ -358,10 +360,10 @@ def new_reports(config_path: Path, round_: int) -> None:
             run = archive.start_run(source)
             text = f"New report {round_}-{i}.\n" + REPORT.format(**values)
             rows = fact_rows(text, day, list(config.stories), "Iraq talks")
-            archive.store({"url": f"https://outlet{source[-2:]}.example/new/{round_}/{i}",
-                           "source": source, "title": "Iraq talks", "published": day,
-                           "text": text, "stories": ["us-iraq"], "facts": rows,
-                           "run_id": run})
+            archive.store(AnalyzedReport(
+                url=f"https://outlet{source[-2:]}.example/new/{round_}/{i}", source=source,
+                title="Iraq talks", published=day, text=text, stories=("us-iraq",),
+                facts=tuple(rows), run_id=run))
             archive.finish_run(run, source, RunCounts(fetched=1, new_documents=1), [])
     finally:
         archive.close()

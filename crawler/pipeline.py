@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler.archive.store import Archive, ArchiveWriteError
+from crawler.archive.store import Archive, ArchiveWriteError, RunStatus
 from crawler.config.model import Config, Source
 from crawler.extraction.analysis import fact_rows
 from crawler.extraction.pages import Extractor
@@ -34,7 +34,7 @@ class PassResult:
     def failed(self) -> bool:
         """The job failed: a run failed, lost reports or was stopped, or the pass after it."""
         return self.error is not None or any(
-            r.status in ("failed", "interrupted") or r.counts.lost or r.stopped
+            r.status in (RunStatus.FAILED, RunStatus.INTERRUPTED) or r.counts.lost or r.stopped
             for r in self.runs)
 
 

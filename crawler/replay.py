@@ -23,6 +23,7 @@ from crawler.archive.store import Archive
 from crawler.changes.detector import Detected, detect_changes
 from crawler.config.model import AlertsConfig, Config
 from crawler.extraction.analysis import fact_rows, matching_stories
+from crawler.extraction.records import AnalyzedReport
 
 OFFICIAL_TYPES = frozenset({"official", "official-reprint"})
 _DATE_RE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
@@ -123,14 +124,13 @@ def replay(config: Config, reports: list[ReplayReport], archive_path: Path) -> l
     try:
         for report in reports:
             stories = matching_stories(report.title, report.text, config.stories)
-            archive.store({
-                "url": report.url, "source": report.source, "title": report.title or None,
-                "text": report.text, "published": report.published, "via": "replay",
-                "official": report.official,
-                "stories": [s.name for s in stories],
-                "facts": fact_rows(report.text, report.published, stories,
-                                   title=report.title),
-            })
+            archive.store(AnalyzedReport(
+                url=report.url, source=report.source, title=report.title or None,
+                text=report.text, published=report.published, via="replay",
+                official=report.official, stories=tuple(s.name for s in stories),
+                facts=tuple(fact_rows(report.text, report.published, stories,
+                                      title=report.title)),
+            ))
             events.extend(ReplayEvent(report, d) for d in detect_changes(archive, quiet))
     finally:
         archive.close()

@@ -25,6 +25,7 @@ from support.configs import alerting_config
 
 from crawler.changes.records import FactRecord
 from crawler.changes.rules import same_value
+from crawler.extraction.records import AnalyzedReport
 
 
 def newswatch(config: Path, *args: str) -> Any:
@@ -254,9 +255,9 @@ def _store(archive: Any, config: Any, url: str, published: str, text: str) -> No
     from crawler.extraction.analysis import fact_rows, matching_stories
 
     stories = matching_stories(None, text, config.stories)
-    archive.store({"url": url, "source": "news", "title": url, "text": text,
-                   "published": published, "stories": [s.name for s in stories],
-                   "facts": fact_rows(text, published, stories)})
+    archive.store(AnalyzedReport(url=url, source="news", title=url, text=text,
+                                 published=published, stories=tuple(s.name for s in stories),
+                                 facts=tuple(fact_rows(text, published, stories))))
 
 
 def test_one_report_with_old_and_new_figure(tmp_path: Path) -> None:
@@ -364,8 +365,8 @@ def test_detector_edge_cases(tmp_path: Path) -> None:
                "The United States has approximately 2,500 troops in Iraq.")
     assert _outcomes(archive, config) == [("conflict", "<2,000", "~2,500", 1)]
     # A feed summary standing in for a failed page is not a revision of the page.
-    archive.store({"url": "http://c/1", "source": "news", "text": "Iraq: short summary.",
-                   "via": "feed", "stories": ["s"], "facts": []})
+    archive.store(AnalyzedReport(url="http://c/1", source="news", text="Iraq: short summary.",
+                                 via="feed", stories=("s",), facts=()))
     assert archive.scalar("SELECT count(*) FROM versions v JOIN documents d "
                           "ON d.id = v.document_id WHERE d.url = 'http://c/1'") == 1
     archive.close()
@@ -640,9 +641,9 @@ def test_a_failed_first_run_does_not_end_the_first_crawl(tmp_path: Path) -> None
         from crawler.extraction.analysis import fact_rows, matching_stories
 
         stories = matching_stories(None, text, config.stories)
-        archive.store({"url": url, "source": "news", "title": url, "text": text,
-                       "published": day, "run_id": backlog, "stories": ["s"],
-                       "facts": fact_rows(text, day, stories)})
+        archive.store(AnalyzedReport(url=url, source="news", title=url, text=text,
+                                     published=day, run_id=backlog, stories=("s",),
+                                     facts=tuple(fact_rows(text, day, stories))))
     archive.finish_run(backlog, "news", RunCounts(fetched=2, new_documents=2), [])
     assert _outcomes(archive, config) == [("baseline", None, "~2,500", 0),
                                           ("change", "~2,500", "<2,000", 0)]

@@ -20,10 +20,11 @@ import pytest
 from conftest import run_cli, write_config
 from sitesrv import SiteServer
 
-from crawler.archive.store import Archive
+from crawler.archive.store import Archive, RunCounts, RunStatus
 from crawler.config.model import load_config
 from crawler.extraction.pages import Extractor
 from crawler.pipeline import PassResult, crawl_pass
+from crawler.scraping.crawl import CrawlContext
 from crawler.scraping.reactor import run_on_reactor
 
 STORY = {
@@ -99,6 +100,30 @@ def archived(tmp_path, site) -> Archived:
 
 def source(site: SiteServer, name: str, type_: str, path: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "type": type_, "url": site.url + path, **extra}
+
+
+def test_the_crawl_context_counts_what_spiders_and_the_pipeline_report(tmp_path, extractor):
+    """Spiders and the pipeline change a run's counts only through CrawlContext's methods."""
+    config = load_config(write_config(tmp_path, [{"name": "wire", "type": "feed",
+                                                  "url": "http://127.0.0.1:9/feed"}]))
+    archive = Archive.open(config.archive)
+    try:
+        ctx = CrawlContext(source=config.sources[0], archive=archive, extractor=extractor,
+                           stories=(), run_id=archive.start_run("wire"),
+                           revisit=config.sources[0].revisit, allow_private=False)
+        for stored in ("new", "new", "revised", "unchanged"):
+            ctx.count_fetched()
+            ctx.count_stored(stored)
+        ctx.count_fetched()
+        ctx.count_unchanged()  # the same fetched bytes as last time
+        ctx.count_fallback()
+        assert ctx.counts == RunCounts(fetched=5, new_documents=2, new_versions=1,
+                                       unchanged=2, fallbacks=1)
+        assert ctx.status is RunStatus.OK
+        ctx.lose("not stored: the disk is full", cause="full")
+        assert (ctx.counts.lost, ctx.counts.errors, ctx.status) == (1, 1, RunStatus.PARTIAL)
+    finally:
+        archive.close()
 
 
 # ---------------------------------------------------------------- state-briefings

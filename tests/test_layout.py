@@ -5,7 +5,9 @@
   SQLite file in crawler/scraping/httpcache.py is not the archive);
 - alerts/ never imports crawler;
 - crawler/facts/ is pure: text in, facts out — no I/O, no config;
-- crawler/config/ is the only YAML reader.
+- crawler/config/ is the only YAML reader;
+- a crawl's run counts are changed only by ``CrawlContext`` (crawler/scraping/crawl.py);
+- alerts/ modules use each other's public names only.
 """
 
 from __future__ import annotations
@@ -100,6 +102,37 @@ def test_config_is_the_only_yaml_reader() -> None:
     offenders = [rel(path) for path, tree in modules("crawler")
                  if "yaml" in imported(tree) and not rel(path).startswith("crawler/config/")]
     assert offenders == []
+
+
+def _counts_written(tree: ast.Module) -> list[str]:
+    """``x.counts.field = ...`` and ``x.counts.field += ...``: a run's counts changed."""
+    targets = [t for node in ast.walk(tree) if isinstance(node, ast.Assign | ast.AugAssign)
+               for t in (node.targets if isinstance(node, ast.Assign) else [node.target])]
+    return [f"counts.{t.attr}" for t in targets if isinstance(t, ast.Attribute)
+            and isinstance(t.value, ast.Attribute) and t.value.attr == "counts"]
+
+
+def test_only_the_crawl_context_changes_run_counts() -> None:
+    offenders = {rel(path): written for path, tree in modules("crawler")
+                 if rel(path) != "crawler/scraping/crawl.py"
+                 and (written := _counts_written(tree))}
+    assert offenders == {}
+
+
+def test_alerts_modules_import_no_private_names() -> None:
+    offenders = [(rel(path), alias.name) for path, tree in modules("alerts")
+                 for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                 for alias in node.names if alias.name.startswith("_")]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("source,expected", [
+    ("ctx.counts.fetched += 1", ["counts.fetched"]),
+    ("self.context.counts.fallbacks = 0", ["counts.fallbacks"]),
+    ("counts.lost += 1", []),  # a RunCounts of its own (the cluster writer's), not a crawl's
+])
+def test_the_counts_detector_sees_writes(source: str, expected: list[str]) -> None:
+    assert _counts_written(ast.parse(source)) == expected
 
 
 @pytest.mark.parametrize("source,expected", [

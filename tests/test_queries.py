@@ -27,6 +27,7 @@ from crawler.archive import queries
 from crawler.archive.store import Archive, ReadOnlyQuery
 from crawler.config.model import load_config
 from crawler.extraction.analysis import fact_rows
+from crawler.extraction.records import AnalyzedReport
 
 STORY = {
     "name": "us-iraq-coalition",
@@ -63,11 +64,12 @@ def queries_config(tmp_path: Path, archive: str = "newswatch.db") -> Path:
 
 
 def report(url: str, source: str, published: str, title: str, text: str,
-           config_path: Path) -> dict[str, Any]:
+           config_path: Path) -> AnalyzedReport:
     """A report as the pipeline hands it to the archive: text, stories, facts."""
     stories = [s for s in load_config(config_path).stories if s.match.matches(f"{title}\n{text}")]
-    return {"url": url, "source": source, "title": title, "text": text, "published": published,
-            "stories": [s.name for s in stories], "facts": fact_rows(text, published, stories)}
+    return AnalyzedReport(url=url, source=source, title=title, text=text, published=published,
+                          stories=tuple(s.name for s in stories),
+                          facts=tuple(fact_rows(text, published, stories)))
 
 
 def fact_id(db: Any, url: str, display: str, *, current: bool = True) -> int:

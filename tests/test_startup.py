@@ -87,6 +87,7 @@ def test_status_counts_are_kept_not_counted(archive_config: Path, tmp_path: Path
 
     from crawler.archive.queries import archive_counts
     from crawler.archive.store import Archive
+    from crawler.extraction.records import AnalyzedReport
 
     db_path = tmp_path / "archive.db"
     shutil.copy(archive_config.parent / "archive.db", db_path)
@@ -94,10 +95,10 @@ def test_status_counts_are_kept_not_counted(archive_config: Path, tmp_path: Path
     try:
         db = archive.db
         assert archive_counts(db) == _counted(db) and _counted(db)["changes"] > 0
-        stored = archive.store({"url": "https://example.org/a", "source": "news",
-                                "title": "t", "text": "one", "facts": []})
-        archive.store({"url": "https://example.org/a", "source": "news", "title": "t",
-                       "text": "two"})
+        stored = archive.store(AnalyzedReport(url="https://example.org/a", source="news",
+                                              title="t", text="one", facts=()))
+        archive.store(AnalyzedReport(url="https://example.org/a", source="news", title="t",
+                                     text="two"))
         fact = next(db.query("SELECT * FROM facts LIMIT 1"))
         fact.pop("id")
         archive.store_facts(stored.version_id or 0, [{**fact, "version_id": stored.version_id,

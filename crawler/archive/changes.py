@@ -12,7 +12,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crawler.archive.store import Archive, iso
+from alerts.status import AlertStatus
+from crawler.archive.store import Archive, RunStatus, iso
 from crawler.changes.records import ACCEPTED, TEXT_KIND, ChangeStatus, FactRecord
 
 _ACCEPTED_SQL = ", ".join(f"'{t.value}'" for t in ACCEPTED)
@@ -22,8 +23,9 @@ _CONFIRMED_SQL = f"coalesce(c.status, '{ChangeStatus.CONFIRMED.value}') = " \
 # The last run of a source's first crawl: its first run that finished (a failed or
 # interrupted first run is not the end of the first crawl). Versions fetched up to it are
 # history. Used with `d` the document, `v` the version.
+_FINISHED_SQL = ", ".join(f"'{s.value}'" for s in (RunStatus.OK, RunStatus.PARTIAL))
 _FIRST_CRAWL_END = ("(SELECT min(id) FROM runs r WHERE r.source = d.source "
-                    "AND r.status IN ('ok', 'partial'))")
+                    f"AND r.status IN ({_FINISHED_SQL}))")
 
 # A fact with what the rules need of its report. `history`: the version was fetched by its
 # source's first crawl — up to the first run that finished (a failed or interrupted first
@@ -236,7 +238,7 @@ class ChangeStore:
     def _queue(self, change_id: int, channels: Sequence[str], now: str) -> None:
         for channel in channels:
             self.db.table("alerts").insert({
-                "change_id": change_id, "channel": channel, "status": "pending",
+                "change_id": change_id, "channel": channel, "status": AlertStatus.PENDING,
                 "attempts": 0, "next_attempt": now, "created": now,
             })
 

@@ -10,6 +10,7 @@ from typing import Any
 from alerts.digest import Digest, DigestItem, make_digest_message_id, render_digest
 from alerts.outbox import PendingAlert
 from alerts.render import ChangeRecord, Report, make_message_id
+from alerts.status import AlertStatus
 from crawler.archive.store import Archive, iso
 
 log = logging.getLogger(__name__)
@@ -84,8 +85,8 @@ class ArchiveOutbox:
 
     def due(self, now: datetime, ignore_backoff: bool = False) -> list[PendingAlert]:
         sql = ("SELECT id, change_id, channel, attempts, digest_id FROM alerts "
-               "WHERE status = 'pending'")
-        params: list[Any] = []
+               "WHERE status = ?")
+        params: list[Any] = [AlertStatus.PENDING]
         if not ignore_backoff:
             sql += " AND next_attempt <= ?"
             params.append(iso(now))
@@ -154,45 +155,45 @@ class ArchiveOutbox:
             for channel in channels:
                 self.db.execute(
                     "INSERT OR IGNORE INTO alerts (digest_id, channel, status, attempts, "
-                    "next_attempt, created) VALUES (?, ?, 'pending', 0, ?, ?)",
-                    [digest_id, channel, now, now])
+                    "next_attempt, created) VALUES (?, ?, ?, 0, ?, ?)",
+                    [digest_id, channel, AlertStatus.PENDING, now, now])
         return int(digest_id)
 
     def claim(self, alert_id: int, now: datetime) -> bool:
         with self.archive.write():
             cursor = self.db.execute(
-                "UPDATE alerts SET status = 'sending', attempts = attempts + 1 "
-                "WHERE id = ? AND status = 'pending'",
-                [alert_id],
+                "UPDATE alerts SET status = ?, attempts = attempts + 1 "
+                "WHERE id = ? AND status = ?",
+                [AlertStatus.SENDING, alert_id, AlertStatus.PENDING],
             )
             return cursor.rowcount == 1
 
-    def finish(self, alert_id: int, now: datetime, *, status: str, error: str | None,
+    def finish(self, alert_id: int, now: datetime, *, status: AlertStatus, error: str | None,
                next_attempt: datetime | None) -> None:
         with self.archive.write():
             self.db.table("alerts").update(alert_id, {
                 "status": status,
                 "last_error": error,
                 "next_attempt": iso(next_attempt) if next_attempt else None,
-                "sent_at": iso(now) if status == "sent" else None,
+                "sent_at": iso(now) if status == AlertStatus.SENT else None,
             })
 
-    def requeue(self, statuses: list[str]) -> int:
+    def requeue(self, statuses: list[AlertStatus]) -> int:
         """Make alerts with these statuses pending again, with a fresh attempt count."""
         marks = ", ".join("?" for _ in statuses)
         with self.archive.write():
             cursor = self.db.execute(
-                f"UPDATE alerts SET status = 'pending', attempts = 0, next_attempt = ? "
-                f"WHERE status IN ({marks})", [iso(), *statuses])
+                f"UPDATE alerts SET status = ?, attempts = 0, next_attempt = ? "
+                f"WHERE status IN ({marks})", [AlertStatus.PENDING, iso(), *statuses])
         return cursor.rowcount
 
     def recover(self) -> int:
         """Mark alerts left 'sending' by a killed process as 'unknown' (never resent)."""
         with self.archive.write():
             cursor = self.db.execute(
-                "UPDATE alerts SET status = 'unknown', last_error = "
+                "UPDATE alerts SET status = ?, last_error = "
                 "'interrupted while sending: it may or may not have been delivered' "
-                "WHERE status = 'sending'"
+                "WHERE status = ?", [AlertStatus.UNKNOWN, AlertStatus.SENDING]
             )
         if cursor.rowcount:
             log.warning("%d alert(s) were interrupted while sending; marked 'unknown', "

@@ -14,7 +14,8 @@ from typing import Any
 
 import sqlite_utils
 
-from crawler.archive.store import ReadOnlyQuery
+from alerts.status import AlertStatus
+from crawler.archive.store import ReadOnlyQuery, RunStatus
 
 TABLES = ("sources", "documents", "versions", "facts", "changes", "corroborations", "alerts",
           "runs")
@@ -538,14 +539,16 @@ def demo_new_sent_alerts(db: sqlite_utils.Database, after: int) -> list[tuple[An
         "SELECT alerts.id, channel, c.tracker, c.old_display, c.new_display, f.sentence, "
         "d.source FROM alerts JOIN changes c ON c.id = alerts.change_id "
         "JOIN facts f ON f.id = c.new_fact_id JOIN documents d ON d.id = f.document_id "
-        "WHERE alerts.id > ? AND alerts.status = 'sent' ORDER BY alerts.id", [after]).fetchall()
+        "WHERE alerts.id > ? AND alerts.status = ? ORDER BY alerts.id",
+        [after, AlertStatus.SENT]).fetchall()
 
 
 def runs_finished_since(db: sqlite_utils.Database, since: str) -> tuple[int, int]:
     """(sources with a run started after ``since`` and finished, alerts still pending)."""
     done = db.execute("SELECT count(DISTINCT source) FROM runs WHERE started > ? "
                       "AND finished IS NOT NULL", [since]).fetchone()[0]
-    pending = db.execute("SELECT count(*) FROM alerts WHERE status = 'pending'").fetchone()[0]
+    pending = db.execute("SELECT count(*) FROM alerts WHERE status = ?",
+                         [AlertStatus.PENDING]).fetchone()[0]
     return done, pending
 
 
@@ -555,7 +558,8 @@ def demo_outcome(db: sqlite_utils.Database) -> tuple[int, list[tuple[Any, ...]],
     changes = db.execute(
         "SELECT type, tracker, old_display, new_display FROM changes "
         "WHERE type != 'baseline' ORDER BY id").fetchall()
-    sent = db.execute("SELECT count(*) FROM alerts WHERE status = 'sent'").fetchone()[0]
+    sent = db.execute("SELECT count(*) FROM alerts WHERE status = ?",
+                      [AlertStatus.SENT]).fetchone()[0]
     return documents, changes, sent
 
 
@@ -595,8 +599,7 @@ def archive_counts(db: sqlite_utils.Database) -> dict[str, Any]:
         }
     return {
         **{k: kept.get(k, 0) for k in ("documents", "versions", "facts", "changes")},
-        "alerts": {k: kept.get(f"alerts:{k}", 0) for k in ("pending", "sending", "sent",
-                                                             "failed", "unknown")},
+        "alerts": {k.value: kept.get(f"alerts:{k}", 0) for k in AlertStatus},
     }
 
 
@@ -646,8 +649,8 @@ def fts_problem(path: str) -> str | None:
 
 def unfinished_rows(db: sqlite_utils.Database) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(runs left 'running', alerts left 'sending'): only a live writer should have any."""
-    runs = list(db.query("SELECT id, source, started FROM runs WHERE status = 'running' "
-                         "ORDER BY id"))
-    alerts = list(db.query("SELECT id, change_id, channel FROM alerts WHERE status = 'sending' "
-                           "ORDER BY id"))
+    runs = list(db.query("SELECT id, source, started FROM runs WHERE status = ? ORDER BY id",
+                         [RunStatus.RUNNING]))
+    alerts = list(db.query("SELECT id, change_id, channel FROM alerts WHERE status = ? "
+                           "ORDER BY id", [AlertStatus.SENDING]))
     return runs, alerts

@@ -20,11 +20,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
+
+from crawler.extraction.records import AnalyzedReport
 
 log = logging.getLogger(__name__)
 
@@ -355,6 +358,16 @@ def m008_row_counts(db: sqlite_utils.Database) -> None:
                f"{up.format(key=key.format(row='new'))} END")
 
 
+class RunStatus(StrEnum):
+    """A run's outcome, in `runs.status` and `sources.last_status` (see :func:`run_status`)."""
+
+    RUNNING = "running"  # not finished yet (or its process stopped: see close_interrupted_runs)
+    OK = "ok"  # no errors
+    PARTIAL = "partial"  # errors, but some reports stored
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # stopped before it finished; what it stored stays
+
+
 @dataclass
 class RunCounts:
     """What one crawl of one source did; stored in `runs`."""
@@ -373,7 +386,7 @@ class RunCounts:
         return self.new_documents + self.new_versions + self.unchanged
 
 
-def run_status(counts: RunCounts, source_failed: bool = False) -> str:
+def run_status(counts: RunCounts, source_failed: bool = False) -> RunStatus:
     """ok (no errors), partial (errors, but some reports stored) or failed.
 
     A run fails when its source itself could not be fetched (even if the HTTP cache
@@ -381,10 +394,10 @@ def run_status(counts: RunCounts, source_failed: bool = False) -> str:
     refused them) and stored none.
     """
     if not counts.errors:
-        return "ok"
+        return RunStatus.OK
     if source_failed or not counts.fetched or (counts.lost and not counts.stored):
-        return "failed"
-    return "partial"
+        return RunStatus.FAILED
+    return RunStatus.PARTIAL
 
 
 @dataclass(frozen=True)
@@ -535,10 +548,11 @@ class Archive:
 
     def start_run(self, source: str) -> int:
         with self.write():
-            return self.add("runs", {"source": source, "started": iso(), "status": "running"})
+            return self.add("runs", {"source": source, "started": iso(),
+                                     "status": RunStatus.RUNNING})
 
     def finish_run(self, run_id: int, source: str, counts: RunCounts, details: list[str],
-                   status: str | None = None) -> None:
+                   status: RunStatus | None = None) -> None:
         if status is None:
             status = run_status(counts)
         now = iso()
@@ -560,9 +574,9 @@ class Archive:
             )
             previous = self.scalar("SELECT error_streak FROM sources WHERE name = ?", [source])
             streak = 0
-            if status == "failed":
+            if status == RunStatus.FAILED:
                 streak = (previous or 0) + 1
-            elif status == "interrupted":
+            elif status == RunStatus.INTERRUPTED:
                 streak = previous or 0  # an interrupted run says nothing about the source
             self.db.table("sources").upsert(
                 {
@@ -585,14 +599,14 @@ class Archive:
         now = iso()
         with self.write():
             cursor = self.db.execute(
-                "UPDATE runs SET status = 'interrupted', finished = ? WHERE status = 'running' "
-                "RETURNING source", [now])
+                "UPDATE runs SET status = ?, finished = ? WHERE status = ? RETURNING source",
+                [RunStatus.INTERRUPTED, now, RunStatus.RUNNING])
             runs = cursor.fetchall()
             sources = sorted({row[0] for row in runs})
             for source in sources:
                 self.db.execute(
-                    "UPDATE sources SET last_run = ?, last_status = 'interrupted' WHERE name = ?",
-                    [now, source])
+                    "UPDATE sources SET last_run = ?, last_status = ? WHERE name = ?",
+                    [now, RunStatus.INTERRUPTED, source])
         if sources:
             log.warning("runs of %s were left running by a process that stopped; "
                         "marked 'interrupted'", ", ".join(sources))
@@ -614,42 +628,40 @@ class Archive:
         with self.write():
             self.db.execute("UPDATE documents SET last_seen = ? WHERE url = ?", [iso(), url])
 
-    def store(self, report: dict[str, Any]) -> Stored:
-        """Store one extracted report; a new version only when its text changed.
+    def store(self, report: AnalyzedReport) -> Stored:
+        """Store one analysed report; a new version only when its text changed.
 
-        ``report`` holds url, source, title, text and optionally author,
-        published, guid, raw_hash, via, stories (list of story names) and
-        facts (rows for the `facts` table, stored with the new version in the
-        same transaction, so a version never exists without its facts).
+        Its facts are stored with the new version in the same transaction, so a
+        version never exists without its facts.
         """
         now = iso()
-        content_hash = text_hash(report["text"])
+        content_hash = text_hash(report.text)
         with self.write():
             row = self.db.execute(
                 "SELECT d.id, v.content_hash, v.via FROM documents d "
                 "LEFT JOIN versions v ON v.id = d.current_version WHERE d.url = ?",
-                [report["url"]],
+                [report.url],
             ).fetchone()
             meta = {
-                "source": report["source"],
-                "title": report.get("title"),
-                "author": report.get("author"),
-                "published": report.get("published"),
-                "guid": report.get("guid"),
+                "source": report.source,
+                "title": report.title,
+                "author": report.author,
+                "published": report.published,
+                "guid": report.guid,
                 "last_seen": now,
-                "raw_hash": report.get("raw_hash"),
-                "stories": json.dumps(report.get("stories") or []),
-                "official": 1 if report.get("official") else None,
+                "raw_hash": report.raw_hash,
+                "stories": json.dumps(list(report.stories)),
+                "official": 1 if report.official else None,
             }
             if row is None:
-                doc_id = self.add("documents", {"url": report["url"], "first_seen": now,
-                                                 "first_run": report.get("run_id"), **meta})
+                doc_id = self.add("documents", {"url": report.url, "first_seen": now,
+                                                 "first_run": report.run_id, **meta})
                 status = "new"
             else:
                 doc_id = row[0]
                 # The feed's own text standing in for a page that failed this time
                 # is not a revision of the page we archived.
-                fallback = report.get("via") == "feed" and row[2] == "page"
+                fallback = report.via == "feed" and row[2] == "page"
                 if row[1] == content_hash or fallback:
                     # Keep what we knew when the new fetch lacks it (e.g. feed fallback).
                     meta = {k: v for k, v in meta.items() if v is not None}
@@ -662,18 +674,18 @@ class Archive:
                     "document_id": doc_id,
                     "fetched_at": now,
                     "content_hash": content_hash,
-                    "title": report.get("title"),
-                    "text": report["text"],
-                    "published": report.get("published"),
-                    "via": report.get("via", "page"),
-                    "run_id": report.get("run_id"),
-                    "facts_done": 0 if report.get("facts") is None else 1,
+                    "title": report.title,
+                    "text": report.text,
+                    "published": report.published,
+                    "via": report.via,
+                    "run_id": report.run_id,
+                    "facts_done": 0 if report.facts is None else 1,
                 },
             )
-            if report.get("facts"):
+            if report.facts:
                 self.db.table("facts").insert_all(
                     {**row, "version_id": version_id, "document_id": doc_id}
-                    for row in report["facts"]
+                    for row in report.facts
                 )
             self.db.table("documents").update(doc_id, {**meta, "current_version": version_id})
         return Stored(doc_id, version_id, status)

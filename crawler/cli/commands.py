@@ -175,12 +175,14 @@ def alerts() -> None:
 def alerts_send(state: State, ignore_backoff: bool, retry_failed: bool,
                 resend_unknown: bool) -> None:
     """Deliver the alerts that are due (all pending ones with --now)."""
+    from alerts.status import AlertStatus
     from crawler.archive.outbox import ArchiveOutbox
     from crawler.delivery import deliver_alerts
 
     config = state.config
     with writer(config) as archive:
-        statuses = [s for s, on in (("failed", retry_failed), ("unknown", resend_unknown)) if on]
+        statuses = [s for s, on in ((AlertStatus.FAILED, retry_failed),
+                                    (AlertStatus.UNKNOWN, resend_unknown)) if on]
         if statuses:
             queued = ArchiveOutbox(archive).requeue(statuses)
             click.echo(f"queued again: {queued} alert(s)")

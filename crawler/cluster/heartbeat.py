@@ -15,6 +15,7 @@ import socket
 import time
 from collections import deque
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import redis
@@ -42,6 +43,13 @@ redis.call('ZADD', KEYS[2], now, ARGV[4])  -- ARGV[3], ARGV[4]: 'name', the name
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - forget)
 return 1
 """
+
+
+class WorkerState(StrEnum):
+    STARTING = "starting"  # written once, as "running", with a new start time
+    RUNNING = "running"
+    STOPPED = "stopped"  # said so itself on the way out
+    GONE = "gone"  # not seen for three heartbeats: killed or cut off (never written)
 
 
 def worker_key(name: str) -> str:
@@ -85,7 +93,7 @@ class Heartbeat:
         then, before = self._samples[0]
         return (pages - before) / (now - then) if now > then else 0.0
 
-    async def beat(self, state: str = "running") -> None:
+    async def beat(self, state: WorkerState = WorkerState.RUNNING) -> None:
         pages, errors = self.totals()
         fields = {"host": socket.gethostname(), "pid": os.getpid(), "pages": pages,
                   "errors": errors, "jobs": self.jobs, "running": len(self.live),
@@ -101,7 +109,7 @@ class WorkerSeen:
     name: str
     host: str
     pid: int
-    state: str  # running, stopped, or "gone" (not seen for 3 heartbeats: killed, cut off)
+    state: WorkerState
     last_seen_ago: float  # seconds
     up: float  # seconds since it started
     pages: int
@@ -122,14 +130,14 @@ def workers_seen(r: redis.Redis) -> list[WorkerSeen]:
         if not h:
             continue
         ago = max(0.0, now - float(h.get("last_seen", 0)))
-        state = h.get("state", "running")
-        if state != "stopped" and ago > 3 * EVERY:
-            state = "gone"
+        state = WorkerState(h.get("state", WorkerState.RUNNING))
+        if state != WorkerState.STOPPED and ago > 3 * EVERY:
+            state = WorkerState.GONE
         out.append(WorkerSeen(
             name=name, host=h.get("host", ""), pid=int(h.get("pid", 0)), state=state,
             last_seen_ago=round(ago, 1), up=round(now - float(h.get("started", now)), 1),
             pages=int(h.get("pages", 0)), errors=int(h.get("errors", 0)),
             jobs=int(h.get("jobs", 0)),
-            running=int(h.get("running", 0)) if state == "running" else 0,
-            pages_per_s=float(h.get("pages_per_s", 0)) if state == "running" else 0.0))
+            running=int(h.get("running", 0)) if state == WorkerState.RUNNING else 0,
+            pages_per_s=float(h.get("pages_per_s", 0)) if state == WorkerState.RUNNING else 0.0))
     return out

@@ -25,14 +25,15 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crawler.archive.store import Archive
+from crawler.archive.store import Archive, RunStatus
 from crawler.cluster.connection import DOWN, Backoff, async_client, retrying_async
 from crawler.cluster.frontier import Frontier, Job
 from crawler.cluster.heartbeat import EVERY as HEARTBEAT_EVERY
-from crawler.cluster.heartbeat import Heartbeat
+from crawler.cluster.heartbeat import Heartbeat, WorkerState
 from crawler.cluster.limiter import DomainSlots
 from crawler.config.model import ClusterConfig, Config, ConfigError
 from crawler.extraction.pages import Extractor
+from crawler.extraction.records import AnalyzedReport
 
 if TYPE_CHECKING:
     from crawler.scraping.crawl import CrawlContext
@@ -103,7 +104,7 @@ class Worker:
             with contextlib.suppress(BaseException):
                 await beating
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.heartbeat.beat("stopped"), 2)
+                await asyncio.wait_for(self.heartbeat.beat(WorkerState.STOPPED), 2)
             extractor.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(slots.close(), 5)
@@ -129,8 +130,9 @@ class Worker:
         log.info("worker %s: job %s: crawling %s", self.name, job.id, source.name)
         self.active[job.id] = job
 
-        async def sink(report: dict[str, Any]) -> None:
-            await retrying_async(self.backoff, lambda: frontier.push("report", job, report))
+        async def sink(report: AnalyzedReport) -> None:
+            body = report.to_dict()
+            await retrying_async(self.backoff, lambda: frontier.push("report", job, body))
 
         def progress(ctx: CrawlContext) -> None:
             self.heartbeat.progress(job.id, ctx.counts.fetched, ctx.counts.errors)
@@ -158,7 +160,7 @@ class Worker:
                   "it (each was killed or cut off while crawling); the source is crawled "
                   "again when it is next queued")
         log.error("worker %s: job %s (%s): %s", self.name, job.id, job.source, reason)
-        outcome = {"status": "failed", "counts": {"errors": 1}, "details": [reason]}
+        outcome = {"status": RunStatus.FAILED, "counts": {"errors": 1}, "details": [reason]}
         await retrying_async(self.backoff, lambda: frontier.push("run", job, outcome))
         await retrying_async(self.backoff, lambda: frontier.ack(job))
 
@@ -175,11 +177,11 @@ class Worker:
 
     async def _beat(self) -> None:
         """Tell the cluster this worker is alive, every few seconds (`status`)."""
-        state = "starting"
+        state = WorkerState.STARTING
         while True:
             try:
                 await self.heartbeat.beat(state)
-                state = "running"
+                state = WorkerState.RUNNING
             except DOWN as e:  # the frontier's own calls log the outage
                 log.debug("heartbeat failed: %s", e)
             await asyncio.sleep(HEARTBEAT_EVERY)

@@ -23,10 +23,11 @@ from typing import Any
 
 import redis
 
-from crawler.archive.store import Archive, ArchiveWriteError, RunCounts, run_status
+from crawler.archive.store import Archive, ArchiveWriteError, RunCounts, RunStatus, run_status
 from crawler.cluster.connection import Backoff, Stopped, client, retrying
 from crawler.cluster.frontier import REPORTS, WRITER, ensure_group, job_docs_key, job_key
 from crawler.config.model import ClusterConfig, Config, ConfigError
+from crawler.extraction.records import AnalyzedReport
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ class Writer:
         docs = job_docs_key(job)
         try:
             report["run_id"] = self._run_id(job, source)
-            status = self.archive.store(report).status
+            status = self.archive.store(AnalyzedReport.from_dict(report)).status
         except ArchiveWriteError:
             raise
         except (sqlite3.Error, KeyError, TypeError) as e:
@@ -180,8 +181,8 @@ class Writer:
         details = list(outcome.get("details") or [])
         if lost:
             details.append(f"{lost} reports not stored by the archive writer")
-        status = outcome.get("status") or "failed"
-        if status not in ("failed", "interrupted"):
+        status = outcome.get("status") or RunStatus.FAILED
+        if status not in (RunStatus.FAILED, RunStatus.INTERRUPTED):
             status = run_status(counts)
         self.archive.finish_run(run_id, source, counts, details, status=status)
         pipe = self.r.pipeline()

@@ -12,6 +12,7 @@ from typing import Any
 
 from crawler.config.model import Story
 from crawler.extraction.pages import extract_page
+from crawler.extraction.records import AnalyzedReport
 
 
 def report_date(published: str | None) -> date | None:
@@ -50,11 +51,11 @@ def fact_rows(text: str, published: str | None, stories: list[Story], title: str
     return rows
 
 
-def analyse(report: dict[str, Any], stories: tuple[Story, ...]) -> dict[str, Any] | None:
+def analyse(report: dict[str, Any], stories: tuple[Story, ...]) -> AnalyzedReport | None:
     """Extract a fetched report's text (if it came as HTML), match stories, find facts.
 
-    Returns the report completed with text, stories and facts, or None when
-    neither the page nor the feed gave any text.
+    ``report`` holds a fetched report's fields (``crawler.scraping.items.FetchedReport``).
+    Returns it analysed, or None when neither the page nor the feed gave any text.
     """
     html = report.get("html")
     if html:
@@ -75,11 +76,14 @@ def analyse(report: dict[str, Any], stories: tuple[Story, ...]) -> dict[str, Any
             )
         elif report.get("text"):
             report["via"] = "feed"
-    report.pop("html", None)
     text = report.get("text") or ""
     if not text.strip():
         return None
     matched = matching_stories(report.get("title"), text, stories)
-    report["stories"] = [s.name for s in matched]
-    report["facts"] = fact_rows(text, report.get("published"), matched, report.get("title"))
-    return report
+    return AnalyzedReport(
+        url=report["url"], source=report["source"], text=text, title=report.get("title"),
+        author=report.get("author"), published=report.get("published"),
+        guid=report.get("guid"), raw_hash=report.get("raw_hash"),
+        via=report.get("via", "page"), stories=tuple(s.name for s in matched),
+        facts=tuple(fact_rows(text, report.get("published"), matched, report.get("title"))),
+    )

@@ -19,11 +19,13 @@ from crawler.archive.store import (
     ArchiveFull,
     ArchiveWriteError,
     RunCounts,
+    RunStatus,
     run_status,
     utcnow,
 )
 from crawler.config.model import Config, Source, Story
 from crawler.extraction.pages import Extractor
+from crawler.extraction.records import AnalyzedReport
 from crawler.scraping.middlewares import named_internal
 
 log = logging.getLogger(__name__)
@@ -38,7 +40,10 @@ def _source_is_internal(url: str) -> bool:
 
 @dataclass
 class CrawlContext:
-    """What a spider and the pipeline need while crawling one source."""
+    """What a spider and the pipeline need while crawling one source.
+
+    Only its methods change ``counts``: spiders and the pipeline say what happened.
+    """
 
     source: Source
     archive: Archive
@@ -57,9 +62,30 @@ class CrawlContext:
     not_rechecked: int = 0
     # A cluster worker's: each extracted report goes here (a queue to the archive
     # writer) instead of into ``archive`` (crawler/cluster/worker.py).
-    sink: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    sink: Callable[[AnalyzedReport], Awaitable[None]] | None = None
     _causes: dict[str, list[Any]] = field(default_factory=dict)  # cause -> [index, detail, n]
     _closing: Any = None
+
+    def count_fetched(self) -> None:
+        """A fetched report reached the pipeline."""
+        self.counts.fetched += 1
+
+    def count_unchanged(self) -> None:
+        """A report the archive holds is unchanged (the same fetched bytes, or not due)."""
+        self.counts.unchanged += 1
+
+    def count_fallback(self) -> None:
+        """A report is archived from its feed item, its page being unusable."""
+        self.counts.fallbacks += 1
+
+    def count_stored(self, status: str) -> None:
+        """The archive stored a report: ``status`` is ``Stored.status``."""
+        if status == "new":
+            self.counts.new_documents += 1
+        elif status == "revised":
+            self.counts.new_versions += 1
+        else:
+            self.counts.unchanged += 1
 
     def error(self, detail: str, cause: str | None = None) -> None:
         """Count and log one failure of this run (it goes on).
@@ -105,7 +131,7 @@ class CrawlContext:
             self.progress(self)
 
     @property
-    def status(self) -> str:
+    def status(self) -> RunStatus:
         return run_status(self.counts, self.source_failed)
 
     def should_visit(self, url: str) -> bool:
@@ -116,7 +142,7 @@ class CrawlContext:
             return True
         due = last + self.revisit <= utcnow()
         if not due:
-            self.counts.unchanged += 1
+            self.count_unchanged()
             self.not_rechecked += 1
         return due
 
@@ -125,7 +151,7 @@ class CrawlContext:
 class RunSummary:
     source: str
     run_id: int
-    status: str
+    status: RunStatus
     counts: RunCounts
     details: tuple[str, ...]
     stopped: str | None = None  # why the crawl stopped early, if it did
@@ -139,7 +165,7 @@ async def crawl_sources(
     extractor: Extractor,
     progress: Callable[[CrawlContext], None] | None = None,
     scrapy_overrides: Mapping[str, Any] | None = None,
-    sink: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    sink: Callable[[AnalyzedReport], Awaitable[None]] | None = None,
 ) -> list[RunSummary]:
     """Crawl the given sources concurrently; every run is recorded in `runs`.
 
@@ -185,7 +211,7 @@ async def crawl_sources(
         await _stop_runner(runner)
         for ctx in contexts:
             ctx.details.append("interrupted: the crawl was stopped before it finished")
-            _finish(archive, ctx, "interrupted")
+            _finish(archive, ctx, RunStatus.INTERRUPTED)
         raise
     summaries = []
     for ctx, result in zip(contexts, results, strict=True):
@@ -213,7 +239,7 @@ async def _stop_runner(runner: Any) -> None:
         log.debug("stopping the crawlers failed: %s", e, exc_info=True)
 
 
-def _finish(archive: Archive, ctx: CrawlContext, status: str) -> None:
+def _finish(archive: Archive, ctx: CrawlContext, status: RunStatus) -> None:
     """Record the run's outcome; on a full disk, say so (the next start closes the run)."""
     try:
         try:

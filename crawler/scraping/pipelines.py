@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING
 
 from scrapy.crawler import Crawler
 
 from crawler.archive.store import ArchiveFull, text_hash
 from crawler.extraction.analysis import analyse
+from crawler.extraction.records import AnalyzedReport
 from crawler.scraping.items import FetchedReport
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ class ArchivePipeline:
 
     async def process_item(self, item: FetchedReport) -> FetchedReport:
         ctx: CrawlContext = self.crawler.spider.context  # type: ignore[union-attr]
-        ctx.counts.fetched += 1
+        ctx.count_fetched()
         if ctx.stopped is not None:
             ctx.lose(f"not stored: {ctx.stopped}", cause=ctx.stopped)
             return item
@@ -55,11 +56,12 @@ class ArchivePipeline:
         item.raw_hash = item.raw_hash or text_hash(item.html or item.text or "")
         if ctx.archive.known_raw_hash(item.url) == item.raw_hash:
             ctx.archive.touch(item.url)
-            ctx.counts.unchanged += 1
+            ctx.count_unchanged()
             ctx.report_progress()
             return
         try:
-            report = await ctx.extractor.run(analyse, asdict(item), ctx.stories)
+            report: AnalyzedReport | None = await ctx.extractor.run(
+                analyse, asdict(item), ctx.stories)
         except Exception as e:  # a worker crash or a parser bug must not stop the crawl
             log.debug("extraction failed for %s", item.url, exc_info=True)
             ctx.error(f"extraction failed ({type(e).__name__}: {e}): {item.url}")
@@ -67,11 +69,10 @@ class ArchivePipeline:
         if report is None:
             ctx.error(f"no article text found: {item.url}")
             return
-        if item.html and report.get("via") == "feed":
+        if item.html and report.via == "feed":
             # The page had no article text; the feed item's own content stands in for it.
-            ctx.counts.fallbacks += 1
-        report["run_id"] = ctx.run_id
-        report["official"] = ctx.source.official
+            ctx.count_fallback()
+        report = replace(report, run_id=ctx.run_id, official=ctx.source.official)
         if ctx.sink is not None:
             # A cluster worker: the archive writer stores it (and counts it).
             await ctx.sink(report)
@@ -79,11 +80,6 @@ class ArchivePipeline:
             ctx.report_progress()
             return
         stored = ctx.archive.store(report)
-        if stored.status == "new":
-            ctx.counts.new_documents += 1
-        elif stored.status == "revised":
-            ctx.counts.new_versions += 1
-        else:
-            ctx.counts.unchanged += 1
+        ctx.count_stored(stored.status)
         log.info("[%s run %s] %s %s", ctx.source.name, ctx.run_id, stored.status, item.url)
         ctx.report_progress()

@@ -16,6 +16,7 @@ from crawler.archive.store import Archive
 from crawler.changes.detector import detect_changes
 from crawler.config.model import load_config
 from crawler.extraction.analysis import fact_rows, matching_stories
+from crawler.extraction.records import AnalyzedReport
 
 #: (url, source, published, title, text); the same url again is a revision of that report
 Report = tuple[str, str, str, str, str]
@@ -28,9 +29,10 @@ def build_archive(config_path: Path, reports: Iterable[Report]) -> Path:
     try:
         for url, source, published, title, text in reports:
             stories = matching_stories(title, text, config.stories)
-            archive.store({"url": url, "source": source, "title": title, "text": text,
-                           "published": published, "stories": [s.name for s in stories],
-                           "facts": fact_rows(text, published, stories, title)})
+            archive.store(AnalyzedReport(
+                url=url, source=source, title=title, text=text, published=published,
+                stories=tuple(s.name for s in stories),
+                facts=tuple(fact_rows(text, published, stories, title))))
             detect_changes(archive, config)
     finally:
         archive.close()

@@ -18,6 +18,7 @@ from crawler.archive.store import Archive
 from crawler.changes.detector import detect_changes
 from crawler.config.model import AlertsConfig, EmailConfig, parse_config
 from crawler.extraction.analysis import fact_rows, matching_stories
+from crawler.extraction.records import AnalyzedReport
 
 CONFIG = """sources: [{name: wire, type: feed, url: 'http://wire.example/feed'}]
 stories:
@@ -59,10 +60,10 @@ class ArchiveAlerts(ArchiveOutbox):
                 f"official said.")
         day = f"2025-01-{self._reports:02d}"
         stories = matching_stories(None, text, self.config.stories)
-        self.archive.store({"url": f"https://wire.example/{self._reports}", "source": "wire",
-                            "title": "US troops", "text": text, "published": day,
-                            "stories": [s.name for s in stories],
-                            "facts": fact_rows(text, day, stories)})
+        self.archive.store(AnalyzedReport(
+            url=f"https://wire.example/{self._reports}", source="wire", title="US troops",
+            text=text, published=day, stories=tuple(s.name for s in stories),
+            facts=tuple(fact_rows(text, day, stories))))
 
     def add(self, channel: str, next_attempt: datetime | None = None) -> int:
         """A new official figure: one confirmed change, one alert row for ``channel``."""

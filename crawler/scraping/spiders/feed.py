@@ -148,7 +148,7 @@ class FeedSpider(NewswatchSpider):
             elif not is_web_url(link):
                 self.logger.info("feed item without a fetchable link archived from the feed: %s",
                                  fallback.title)
-                self.context.counts.fallbacks += 1
+                self.context.count_fallback()
                 yield fallback
             elif self.should_visit(link):
                 # dont_filter: items whose links redirect to one URL are each stored
@@ -178,5 +178,5 @@ class FeedSpider(NewswatchSpider):
         yield self._fallback(entry)
 
     def _fallback(self, entry: FetchedReport) -> FetchedReport:
-        self.context.counts.fallbacks += 1
+        self.context.count_fallback()
         return entry
