@@ -280,6 +280,65 @@ def test_status_shows_a_worker_not_seen_for_three_heartbeats_as_gone_and_a_redis
     assert down.exit_code == 2 and "is unreachable" in down.output
 
 
+def test_workers_skip_what_the_archive_holds_articles_not_due_and_unchanged_pages(
+        tmp_path: Path, news_site: NewsSite, redis_server: RedisServer, make_config: Any,
+        cli_run: Any) -> None:
+    """Workers know what the archive holds (written by the writer, seeded from an archive
+    made before the cluster): an article not due for a revisit is not fetched, and a page
+    fetched byte for byte as archived is not extracted, whichever worker crawls it."""
+    paths = publish(news_site, 1, per_feed=3)
+    feed = [{"name": "feed0", "type": "feed", "url": f"{news_site.server.url}/feed0.xml",
+             "revisit": "1h"}]
+    cluster = {"redis": redis_server.url, "lease": 2}
+    config = make_config(tmp_path, feed, stories=STORIES, cluster=cluster)
+    db = tmp_path / "newswatch.db"
+    assert cli_run("--config", str(config), "crawl").exit_code == 0  # before the cluster
+
+    def crawl_once(name: str) -> str:
+        """Queue the source, let a fresh worker (no HTTP cache) crawl it; its log."""
+        runs = len(finished_runs(db))
+        enqueue_all(cli_run, config)
+        worker = Process(config, tmp_path / f"{name}.log", "worker", "--name", name,
+                         "--max-jobs", "1", "--dir", str(tmp_path / name))
+        assert worker.proc.wait(60) == 0, worker.end()[-3000:]
+        wait_until(lambda: len(finished_runs(db)) == runs + 1, 30, "the run recorded")
+        return worker.end()
+
+    def last_run() -> tuple[Any, ...]:
+        return query(db, "SELECT status, fetched, new_documents, new_versions, unchanged "
+                         "FROM runs ORDER BY id DESC LIMIT 1")[0]
+
+    writer = Process(config, tmp_path / "writer.log", "writer")
+    try:
+        wait_until(lambda: "archiving reports" in writer.output(), 30, "the writer")
+        # Seeded from the archive: nothing due, no article fetched again.
+        crawl_once("w1")
+        assert last_run() == ("ok", 0, 0, 0, 3)
+        assert [news_site.server.count(p) for p in paths] == [1, 1, 1]
+
+        # A new article: fetched, extracted and archived; the writer records it.
+        paths += publish(news_site, 1, per_feed=4)[3:]
+        log = crawl_once("w2")
+        assert last_run() == ("ok", 1, 1, 0, 3), log[-3000:]
+        assert [news_site.server.count(p) for p in paths] == [1, 1, 1, 1]
+
+        # Everything due again: each page fetched, found byte for byte as archived,
+        # and not extracted; the writer notes each visit.
+        config.write_text(config.read_text().replace("revisit: 1h", "revisit: 0"))
+        before = query(db, "SELECT url, last_seen FROM documents ORDER BY url")
+        time.sleep(1.1)  # last_seen has whole seconds
+        log = crawl_once("w3")
+        assert last_run() == ("ok", 4, 0, 0, 4), log[-3000:]
+        assert [news_site.server.count(p) for p in paths] == [2, 2, 2, 2]
+        assert "queued http" not in log  # nothing extracted, nothing to store
+        after = query(db, "SELECT url, last_seen FROM documents ORDER BY url")
+        assert [u for u, _ in after] == [u for u, _ in before]
+        assert all(a > b for (_, a), (_, b) in zip(after, before, strict=True))
+    finally:
+        writer.end()
+    assert query(db, "SELECT count(*) FROM versions") == [(4,)]
+
+
 def test_a_killed_workers_job_goes_to_another_after_the_lease(
         tmp_path: Path, news_site: NewsSite, redis_server: RedisServer, make_config: Any,
         cli_run: Any) -> None:

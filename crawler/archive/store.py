@@ -619,6 +619,13 @@ class Archive:
         last = self.scalar("SELECT last_seen FROM documents WHERE url = ?", [url])
         return datetime.fromisoformat(last) if last else None
 
+    def seen_documents(self, source: str, since: str) -> list[tuple[str, str | None, str]]:
+        """(url, raw_hash, last_seen) of ``source``'s documents last seen at ``since`` or
+        later (an ISO time): what a cluster's workers need to skip them."""
+        return [tuple(row) for row in self.db.execute(
+            "SELECT url, raw_hash, last_seen FROM documents WHERE source = ? AND "
+            "last_seen >= ?", [source, since])]
+
     def known_raw_hash(self, url: str) -> str | None:
         row = self.db.execute("SELECT raw_hash FROM documents WHERE url = ?", [url]).fetchone()
         return row[0] if row else None

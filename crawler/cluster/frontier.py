@@ -9,8 +9,12 @@ Keys (all under ``newswatch:``):
   worker that died or was cut off, and the next worker takes it over (``XAUTOCLAIM``).
 - ``queued:<source>``: the id of the source's job while it is queued or running, so a
   source is never queued twice (``enqueue`` skips it, like the service's max_instances=1).
-- ``reports``: what workers extracted, ``{kind: report|run, job, source, body}``;
-  consumer group ``writer`` (the one archive writer).
+- ``reports``: what workers extracted, ``{kind: report|seen|run, job, source, body}``;
+  consumer group ``writer`` (the one archive writer). ``seen``: a page fetched again
+  byte for byte as archived (no extraction, nothing to store but the visit).
+- ``seen:<source>``: what the archive holds of the source's documents, url -> "raw_hash
+  last_seen", so a worker skips articles not due for a revisit and pages unchanged since
+  (as `crawl` does from the archive itself).
 """
 
 from __future__ import annotations
@@ -35,6 +39,12 @@ WRITER = "writer"
 
 def queued_key(source: str) -> str:
     return f"{PREFIX}queued:{source}"
+
+
+def seen_key(source: str) -> str:
+    """What the archive holds of a source's documents, for its workers: url -> "raw_hash
+    last_seen" (written by the writer after each commit, read by a worker at job start)."""
+    return f"{PREFIX}seen:{source}"
 
 
 def job_key(job: str) -> str:
@@ -191,6 +201,11 @@ class Frontier:
         await self.r.hincrby(job_key(job.id), "handed_back", 1)
         await self.r.xclaim(JOBS, WORKERS, self.consumer, 0, [job.id], idle=self.lease_ms,
                             justid=True)
+
+    async def seen(self, source: str) -> dict[str, str]:
+        """What the writer has seen of ``source``'s documents (url -> "raw_hash last_seen")."""
+        seen: Any = await self.r.hgetall(seen_key(source))
+        return dict(seen)
 
     async def push(self, kind: str, job: Job, body: dict[str, Any]) -> None:
         """Queue one message for the writer (a report, or the run's outcome)."""

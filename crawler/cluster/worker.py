@@ -22,6 +22,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,45 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIDDLEWARE = "crawler.cluster.limiter.DomainSlotsMiddleware"
+
+
+class JobArchive:
+    """The archive as one job sees it (crawler.scraping.crawl.RemoteArchive): what the
+    writer had seen of the source's documents when the job began (url -> raw hash and
+    last visit), and the reports queue."""
+
+    def __init__(self, frontier: Frontier, job: Job, backoff: Backoff,
+                 seen: Mapping[str, str]):
+        self.frontier = frontier
+        self.job = job
+        self.backoff = backoff
+        self.seen = seen
+
+    def _entry(self, url: str) -> tuple[str, str] | None:
+        value = self.seen.get(url)
+        if not value:
+            return None
+        raw_hash, _, when = value.partition(" ")
+        return raw_hash, when
+
+    def last_seen(self, url: str) -> datetime | None:
+        entry = self._entry(url)
+        try:
+            return datetime.fromisoformat(entry[1]) if entry else None
+        except ValueError:  # not written by a writer: visit it
+            return None
+
+    def known_raw_hash(self, url: str) -> str | None:
+        entry = self._entry(url)
+        return entry[0] or None if entry else None
+
+    async def store(self, report: AnalyzedReport) -> None:
+        body = report.to_dict()
+        await retrying_async(self.backoff, lambda: self.frontier.push("report", self.job, body))
+
+    async def touch(self, url: str, raw_hash: str) -> None:
+        body = {"url": url, "raw_hash": raw_hash}
+        await retrying_async(self.backoff, lambda: self.frontier.push("seen", self.job, body))
 
 
 class Worker:
@@ -130,9 +170,8 @@ class Worker:
         log.info("worker %s: job %s: crawling %s", self.name, job.id, source.name)
         self.active[job.id] = job
 
-        async def sink(report: AnalyzedReport) -> None:
-            body = report.to_dict()
-            await retrying_async(self.backoff, lambda: frontier.push("report", job, body))
+        seen = await retrying_async(self.backoff, lambda: frontier.seen(job.source))
+        remote = JobArchive(frontier, job, self.backoff, seen)
 
         def progress(ctx: CrawlContext) -> None:
             self.heartbeat.progress(job.id, ctx.counts.fetched, ctx.counts.errors)
@@ -140,7 +179,7 @@ class Worker:
         renewing = asyncio.ensure_future(self._renew(job, frontier))
         try:
             [run] = await crawl_sources(local, archive, [source], extractor, progress,
-                                        scrapy_overrides=overrides, sink=sink)
+                                        scrapy_overrides=overrides, remote=remote)
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):

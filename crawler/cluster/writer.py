@@ -19,19 +19,37 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable
+from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import redis
 
-from crawler.archive.store import Archive, ArchiveWriteError, RunCounts, RunStatus, run_status
+from crawler.archive.store import (
+    Archive,
+    ArchiveWriteError,
+    RunCounts,
+    RunStatus,
+    iso,
+    run_status,
+    utcnow,
+)
 from crawler.cluster.connection import Backoff, Stopped, client, retrying
-from crawler.cluster.frontier import REPORTS, WRITER, ensure_group, job_docs_key, job_key
+from crawler.cluster.frontier import (
+    REPORTS,
+    WRITER,
+    ensure_group,
+    job_docs_key,
+    job_key,
+    seen_key,
+)
 from crawler.config.model import ClusterConfig, Config, ConfigError
 from crawler.extraction.records import AnalyzedReport
 
 log = logging.getLogger(__name__)
 
 KEEP_JOB_RECORDS = 7 * 24 * 3600  # seconds a finished job's records stay (late redeliveries)
+KEEP_SEEN = timedelta(days=30)  # workers forget URLs not seen for this long (gone from feeds)
 
 
 class Writer:
@@ -62,10 +80,11 @@ class Writer:
     def run(self) -> None:
         """Consume until ``self.stop`` is set (checked at least every second, and while
         waiting for a Redis that is down)."""
-        log.info("writer: archiving reports from %s into %s", self.backoff.url,
-                 self.archive.path)
         self.after_crawl()  # what a writer that stopped early left undone
         try:
+            self.seed_seen()
+            log.info("writer: archiving reports from %s into %s", self.backoff.url,
+                     self.archive.path)
             while not self.stop.is_set():
                 self.step()
         except Stopped:
@@ -134,6 +153,9 @@ class Writer:
         if kind == "report":
             self._store(job, source, body)
             return 0
+        if kind == "seen":
+            self._seen_again(source, body)
+            return 0
         if kind == "run":
             return self._finish(job, source, body)
         log.error("writer: dropped a message of unknown kind %r", kind)
@@ -153,7 +175,9 @@ class Writer:
         docs = job_docs_key(job)
         try:
             report["run_id"] = self._run_id(job, source)
-            status = self.archive.store(AnalyzedReport.from_dict(report)).status
+            stored = AnalyzedReport.from_dict(report)
+            status = self.archive.store(stored).status
+            self._remember(source, {stored.url: stored.raw_hash})
         except ArchiveWriteError:
             raise
         except (sqlite3.Error, KeyError, TypeError) as e:
@@ -164,6 +188,45 @@ class Writer:
             retrying(self.backoff, lambda: self.r.hset(docs, str(url), status))
         if status in ("new", "revised") and previous is None:
             self.stored += 1
+
+    def _seen_again(self, source: str, body: dict[str, Any]) -> None:
+        """A worker fetched a page again, byte for byte as archived: note the visit."""
+        url = body.get("url")
+        if not isinstance(url, str):
+            log.error("writer: dropped a malformed 'seen' message: %.200r", body)
+            return
+        self.archive.touch(url)
+        self._remember(source, {url: body.get("raw_hash")})
+
+    def _remember(self, source: str, visits: dict[str, str | None]) -> None:
+        """Tell workers what the archive now holds of these URLs (hash, visited now)."""
+        when = iso()
+        mapping: dict[Any, Any] = {url: f"{raw_hash or ''} {when}"
+                                   for url, raw_hash in visits.items()}
+        retrying(self.backoff, lambda: self.r.hset(seen_key(source), mapping=mapping))
+
+    def seed_seen(self) -> None:
+        """Give workers what the archive holds of each source they have no record of
+        (a new Redis, or an archive from before the cluster)."""
+        since = iso(utcnow() - KEEP_SEEN)
+        for name in (s.name for s in self.config.sources):
+            key = seen_key(name)
+            if retrying(self.backoff, partial(self.r.exists, key)):
+                continue
+            known = self.archive.seen_documents(name, since)
+            for start in range(0, len(known), 1000):
+                mapping: dict[Any, Any] = {
+                    url: f"{raw_hash or ''} {when}"
+                    for url, raw_hash, when in known[start:start + 1000]}
+                retrying(self.backoff, partial(self.r.hset, key, mapping=mapping))
+
+    def _forget_old(self, source: str) -> None:
+        """Drop the workers' record of URLs not seen for ``KEEP_SEEN`` (gone from feeds)."""
+        since = iso(utcnow() - KEEP_SEEN)
+        seen: Any = retrying(self.backoff, lambda: self.r.hgetall(seen_key(source)))
+        old = [url for url, value in seen.items() if value.partition(" ")[2] < since]
+        if old:
+            retrying(self.backoff, lambda: self.r.hdel(seen_key(source), *old))
 
     def _finish(self, job: str, source: str, outcome: dict[str, Any]) -> int:
         key = job_key(job)
@@ -190,6 +253,7 @@ class Writer:
         pipe.expire(key, KEEP_JOB_RECORDS)
         pipe.expire(job_docs_key(job), KEEP_JOB_RECORDS)
         retrying(self.backoff, pipe.execute)
+        self._forget_old(source)
         self.runs += 1
         log.info("writer: [%s run %s] %s: %d new, %d revised, %d unchanged", source, run_id,
                  status, counts.new_documents, counts.new_versions, counts.unchanged)

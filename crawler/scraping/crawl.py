@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from crawler.archive.store import (
@@ -38,6 +38,23 @@ def _source_is_internal(url: str) -> bool:
         return False
 
 
+class RemoteArchive(Protocol):
+    """The archive as a cluster worker sees it: on another machine, behind a queue.
+
+    What it knows of the source's documents was read when the job began; reports and
+    "seen again" notes go to the queue, and the archive writer stores them
+    (crawler/cluster/worker.py).
+    """
+
+    def last_seen(self, url: str) -> datetime | None: ...
+
+    def known_raw_hash(self, url: str) -> str | None: ...
+
+    async def store(self, report: AnalyzedReport) -> None: ...
+
+    async def touch(self, url: str, raw_hash: str) -> None: ...
+
+
 @dataclass
 class CrawlContext:
     """What a spider and the pipeline need while crawling one source.
@@ -60,9 +77,10 @@ class CrawlContext:
     # Known articles skipped because their `revisit` interval has not passed; they are
     # also in counts.unchanged (runs.unchanged: reports held, nothing new).
     not_rechecked: int = 0
-    # A cluster worker's: each extracted report goes here (a queue to the archive
-    # writer) instead of into ``archive`` (crawler/cluster/worker.py).
-    sink: Callable[[AnalyzedReport], Awaitable[None]] | None = None
+    # A cluster worker's: the archive it reports to. Reports and "seen again" notes go
+    # there, and what the archive knows is read from there, not from ``archive`` (the
+    # worker's own scratch file, for its run bookkeeping).
+    remote: RemoteArchive | None = None
     _causes: dict[str, list[Any]] = field(default_factory=dict)  # cause -> [index, detail, n]
     _closing: Any = None
 
@@ -134,10 +152,22 @@ class CrawlContext:
     def status(self) -> RunStatus:
         return run_status(self.counts, self.source_failed)
 
+    def known_raw_hash(self, url: str) -> str | None:
+        """The hash of the bytes last fetched from ``url``, if the archive holds it."""
+        return (self.remote or self.archive).known_raw_hash(url)
+
+    async def seen_again(self, url: str, raw_hash: str) -> None:
+        """The page at ``url`` is byte for byte as archived: note the visit, count it."""
+        if self.remote is not None:
+            await self.remote.touch(url, raw_hash)
+        else:
+            self.archive.touch(url)
+        self.count_unchanged()
+
     def should_visit(self, url: str) -> bool:
         if self.revisit <= timedelta(0):
             return True
-        last = self.archive.last_seen(url)
+        last = (self.remote or self.archive).last_seen(url)
         if last is None:
             return True
         due = last + self.revisit <= utcnow()
@@ -165,13 +195,13 @@ async def crawl_sources(
     extractor: Extractor,
     progress: Callable[[CrawlContext], None] | None = None,
     scrapy_overrides: Mapping[str, Any] | None = None,
-    sink: Callable[[AnalyzedReport], Awaitable[None]] | None = None,
+    remote: RemoteArchive | None = None,
 ) -> list[RunSummary]:
     """Crawl the given sources concurrently; every run is recorded in `runs`.
 
     ``scrapy_overrides`` are Scrapy settings over the config's (tests give the
-    SSRF guard a fixed name table through ``NEWSWATCH_RESOLVER``). ``sink``: extracted
-    reports go there instead of into ``archive`` (a cluster worker).
+    SSRF guard a fixed name table through ``NEWSWATCH_RESOLVER``). ``remote``: the
+    archive the reports go to, instead of ``archive`` (a cluster worker's job).
     """
     from scrapy.crawler import AsyncCrawlerRunner
 
@@ -198,7 +228,7 @@ async def crawl_sources(
             revisit=source.revisit,
             allow_private=source.allow_private or _source_is_internal(source.url),
             progress=progress,
-            sink=sink,
+            remote=remote,
         )
         log.info("[%s run %s] crawling %s", source.name, ctx.run_id, source.url)
         contexts.append(ctx)

@@ -54,9 +54,8 @@ class ArchivePipeline:
 
     async def _process(self, ctx: CrawlContext, item: FetchedReport) -> None:
         item.raw_hash = item.raw_hash or text_hash(item.html or item.text or "")
-        if ctx.archive.known_raw_hash(item.url) == item.raw_hash:
-            ctx.archive.touch(item.url)
-            ctx.count_unchanged()
+        if ctx.known_raw_hash(item.url) == item.raw_hash:
+            await ctx.seen_again(item.url, item.raw_hash)
             ctx.report_progress()
             return
         try:
@@ -73,9 +72,9 @@ class ArchivePipeline:
             # The page had no article text; the feed item's own content stands in for it.
             ctx.count_fallback()
         report = replace(report, run_id=ctx.run_id, official=ctx.source.official)
-        if ctx.sink is not None:
+        if ctx.remote is not None:
             # A cluster worker: the archive writer stores it (and counts it).
-            await ctx.sink(report)
+            await ctx.remote.store(report)
             log.info("[%s run %s] queued %s", ctx.source.name, ctx.run_id, item.url)
             ctx.report_progress()
             return
