@@ -4,7 +4,11 @@ Serves the corpus pages on 127.0.0.1 behind FEEDS generated RSS feeds (one sourc
 starts a real redis-server, the writer and 1, then 2 `newswatch worker` processes (the
 real commands), queues every source and times from the queueing to the last run
 recorded in the archive (worker start-up excluded: they are waiting before the clock
-starts). Each round has a fresh archive, Redis and worker folders. Then the writer alone:
+starts), and the workers' CPU seconds (their processes and extraction children, from
+/proc) in that window. Each round has a fresh archive, Redis and worker folders. With one
+worker, two more passes with nothing new: articles not due for a revisit (only the feeds
+fetched), then every article due on a fresh worker with no HTTP cache (each page fetched,
+found byte for byte as archived, not extracted). Then the writer alone:
 REPORTS extracted reports (the corpus's, under distinct URLs) queued up front and drained
 in-process into a fresh archive (facts, FTS, change detection at each run's end).
 
@@ -60,10 +64,11 @@ def write_site(pages: list[Path], site: Path, base: str, feeds: int) -> None:
             "</channel></rss>", encoding="utf-8")
 
 
-def write_config(folder: Path, base: str, feeds: int, per_feed: int, redis_url: str) -> Path:
+def write_config(folder: Path, base: str, feeds: int, per_feed: int, redis_url: str,
+                 revisit: str = "0") -> Path:
     sources = "".join(
         f"  - {{name: feed{f}, type: feed, url: '{base}/feed{f}.xml', max_items: {per_feed},"
-        " revisit: 0}\n" for f in range(feeds))
+        f" revisit: {revisit}}}\n" for f in range(feeds))
     path = folder / "config.yaml"
     path.write_text(
         "archive: bench.db\ncrawl: {obey_robots: false, autothrottle: false, concurrency: 16,"
@@ -95,31 +100,85 @@ def runs_done(db: Path) -> int:
         return 0
 
 
-def crawl_round(tmp: Path, base: str, feeds: int, per_feed: int, workers: int) -> float:
-    """Seconds from queueing every source to the last run recorded, with ``workers``."""
-    folder = tmp / f"round-{workers}"
-    folder.mkdir()
-    server = RedisServer(folder / "redis").start()
-    config = write_config(folder, base, feeds, per_feed, server.url)
-    procs = [start(config, folder / "writer.log", "writer")]
-    procs += [start(config, folder / f"w{i}.log", "worker", "--name", f"w{i}",
-                    "--dir", str(folder / f"w{i}")) for i in range(workers)]
-    try:
-        wait_for(lambda: all("waiting for jobs" in (folder / f"w{i}.log").read_text()
-                             for i in range(workers)), 60, "the workers")
-        wait_for(lambda: "archiving reports" in (folder / "writer.log").read_text(), 60,
+def tree_cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system) used so far by these processes and their children
+    (a worker's extraction processes), from /proc."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick
+    wanted = set(pids)
+    grew = True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in wanted} - wanted
+        wanted |= more
+        grew = bool(more)
+    return sum(used.get(pid, 0.0) for pid in wanted)
+
+
+class Round:
+    """A fresh archive, Redis, writer and ``workers`` workers, waiting for jobs."""
+
+    def __init__(self, tmp: Path, name: str, base: str, feeds: int, per_feed: int,
+                 workers: int):
+        self.folder = tmp / name
+        self.folder.mkdir()
+        self.feeds = feeds
+        self.server = RedisServer(self.folder / "redis").start()
+        self.config_args = (self.folder, base, feeds, per_feed, self.server.url)
+        self.config = write_config(*self.config_args, revisit="1h")
+        self.writer = start(self.config, self.folder / "writer.log", "writer")
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.count = 0
+        self.start_workers(workers)
+        wait_for(lambda: "archiving reports" in (self.folder / "writer.log").read_text(), 60,
                  "the writer")
+
+    def start_workers(self, n: int) -> None:
+        """``n`` new workers, each with an empty folder (no HTTP cache)."""
+        first = self.count
+        self.count += n
+        self.workers += [start(self.config, self.folder / f"w{i}.log", "worker", "--name",
+                               f"w{i}", "--dir", str(self.folder / f"w{i}"))
+                         for i in range(first, self.count)]
+        wait_for(lambda: all("waiting for jobs" in (self.folder / f"w{i}.log").read_text()
+                             for i in range(first, self.count)), 60, "the workers")
+
+    def set_revisit(self, revisit: str) -> None:
+        """For the workers started from now on."""
+        write_config(*self.config_args, revisit=revisit)
+
+    def stop_workers(self) -> None:
+        for w in self.workers:
+            w.terminate()
+            w.wait(30)
+        self.workers = []
+
+    def crawl(self) -> tuple[float, float]:
+        """Queue every source; (seconds to the last run recorded, the workers' CPU s)."""
+        pids = [w.pid for w in self.workers]
+        done = runs_done(self.folder / "bench.db")
+        cpu = tree_cpu(pids)
         began = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "crawler", "--config", str(config), "-q",
+        subprocess.run([sys.executable, "-m", "crawler", "--config", str(self.config), "-q",
                         "cluster", "enqueue"], check=True, stdout=subprocess.DEVNULL,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
-        wait_for(lambda: runs_done(folder / "bench.db") == feeds, 600, "every run")
-        return time.perf_counter() - began
-    finally:
-        for p in procs:
-            p.terminate()
-            p.wait(30)
-        server.stop()
+        wait_for(lambda: runs_done(self.folder / "bench.db") == done + self.feeds, 600,
+                 "every run")
+        return time.perf_counter() - began, tree_cpu(pids) - cpu
+
+    def close(self) -> None:
+        self.stop_workers()
+        self.writer.terminate()
+        self.writer.wait(30)
+        self.server.stop()
 
 
 def writer_ceiling(tmp: Path, pages: list[Path], count: int, per_run: int) -> float:
@@ -180,23 +239,46 @@ def main() -> None:
     pages = sorted(args.corpus.glob("*.html"))
     if not pages:
         raise SystemExit(f"no pages in {args.corpus}")
-    per_feed = -(-len(pages) // args.feeds)
-    print(f"{len(pages)} pages in {args.feeds} feeds; {os.cpu_count()} CPUs")
+    n, feeds = len(pages), args.feeds
+    per_feed = -(-n // feeds)
+    print(f"{n} pages in {feeds} feeds; {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        write_site(pages, tmp / "site", "BASE", args.feeds)
+        write_site(pages, tmp / "site", "BASE", feeds)
         site = tmp / "site"
         server, base = serve_folder(site)
         for feed in site.glob("feed*.xml"):
             feed.write_text(feed.read_text(encoding="utf-8").replace("BASE", base),
                             encoding="utf-8")
         try:
-            rates = {}
+            rates, cpu_new = {}, 0.0
             for workers in (1, 2):
-                seconds = crawl_round(tmp, base, args.feeds, per_feed, workers)
-                rates[workers] = len(pages) / seconds
-                print(f"{workers} worker(s): {seconds:.1f} s, {rates[workers]:.1f} pages/s "
-                      "into the archive")
+                rnd = Round(tmp, f"round-{workers}", base, feeds, per_feed, workers)
+                try:
+                    seconds, cpu = rnd.crawl()
+                    rates[workers] = n / seconds
+                    print(f"{workers} worker(s), first crawl: {seconds:.1f} s, "
+                          f"{rates[workers]:.1f} pages/s into the archive; {cpu:.0f} worker "
+                          f"CPU-s, {n / cpu:.1f} pages per worker CPU-second")
+                    if workers > 1:
+                        continue
+                    cpu_new = cpu / n
+                    seconds, cpu = rnd.crawl()
+                    cpu_not_due = cpu / feeds
+                    print(f"  again, articles not due (revisit 1h): {seconds:.2f} s, "
+                          f"{feeds / seconds:.1f} source crawls/s, "
+                          f"{1000 * cpu_not_due:.0f} worker CPU-ms per source crawl")
+                    rnd.stop_workers()
+                    rnd.set_revisit("0")
+                    rnd.start_workers(1)  # a fresh worker: no HTTP cache
+                    seconds, cpu = rnd.crawl()
+                    cpu_due = cpu / n
+                    print(f"  again, every article due, on a worker with no HTTP cache: "
+                          f"{seconds:.1f} s, {n / seconds:.1f} pages/s, "
+                          f"{1000 * cpu_due:.0f} worker CPU-ms per page (fetched, the same "
+                          f"bytes: not extracted) vs {1000 * cpu_new:.0f} for a new page")
+                finally:
+                    rnd.close()
             print(f"2 workers / 1 worker: {rates[2] / rates[1]:.2f}x (same machine: they "
                   "share its CPUs)")
         finally:
@@ -204,15 +286,17 @@ def main() -> None:
         threading.Event().wait(0.1)
         ceiling = writer_ceiling(tmp, pages, args.reports, per_run=50)
         print(f"writer alone: {ceiling:.0f} reports/s into SQLite (facts, FTS, detection)")
-    # On paper: 20,000 sources every 15 minutes.
-    sources_per_s = 20_000 / 900
-    print(f"\n20,000 sources / 15 min = {sources_per_s:.1f} source crawls/s")
-    for new_per_crawl in (1, 5):
-        need = sources_per_s * new_per_crawl
-        print(f"  {new_per_crawl} new or revised report(s) per crawl: {need:.0f} reports/s "
-              f"-> writer at {need / ceiling:.0%} of its ceiling; "
-              f"{need / rates[1]:.1f} machines like this one at 1 worker each "
-              "(pages/s as measured, extraction bound)")
+    # On paper: 20,000 sources every 15 minutes, feeds of 20 items, revisit 1h (each
+    # article is due at every 4th crawl: 5 of 20 re-fetched per crawl).
+    crawls = 20_000 / 900
+    print(f"\n20,000 sources / 15 min = {crawls:.1f} source crawls/s; feeds of 20 items, "
+          "revisit 1h: 5 articles due per crawl")
+    for new in (1, 5):
+        need = crawls * new
+        cpu = crawls * (cpu_not_due + 5 * cpu_due + new * cpu_new)
+        print(f"  {new} new or revised report(s) per crawl: writer at {need:.0f} reports/s "
+              f"= {need / ceiling:.0%} of its ceiling; workers need {cpu:.1f} CPU-s per s "
+              f"= {cpu / (os.cpu_count() or 2):.1f} machines like this one, fully used")
 
 
 if __name__ == "__main__":

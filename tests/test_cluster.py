@@ -438,6 +438,40 @@ def test_a_job_no_worker_survives_is_given_up_after_max_attempts(
     assert job["job"]
 
 
+def test_a_writer_killed_mid_batch_resumes_and_archives_each_report_once(
+        tmp_path: Path, news_site: NewsSite, redis_server: RedisServer, make_config: Any,
+        cli_run: Any) -> None:
+    feeds = 4
+    paths = publish(news_site, feeds, per_feed=20)
+    config = cluster_config(tmp_path, make_config, news_site, feeds, redis_server.url)
+    db = tmp_path / "newswatch.db"
+    enqueue_all(cli_run, config)
+    # The workers queue everything first; then the writer starts on a full batch.
+    worker = Process(config, tmp_path / "w1.log", "worker", "--max-jobs", str(feeds))
+    assert worker.proc.wait(60) == 0, worker.end()[-3000:]
+    worker.end()
+    r = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    assert r.xlen(REPORTS) == len(paths) + feeds  # every report, and each run's outcome
+    first = Process(config, tmp_path / "writer1.log", "writer")
+    deadline = time.monotonic() + 60
+    while query(db, "SELECT count(*) FROM versions") in ([], [(0,)]):  # polled closely
+        assert time.monotonic() < deadline, first.output()[-3000:]
+        time.sleep(0.002)
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait(10)
+    first.end()
+    assert r.xlen(REPORTS) > 0  # it died with work left
+    second = Process(config, tmp_path / "writer2.log", "writer")
+    try:
+        wait_until(lambda: len(finished_runs(db)) == feeds, 60, "every run recorded")
+        wait_until(lambda: query(db, "SELECT count(*) FROM facts WHERE evaluated = 0")
+                   == [(0,)], 30, "the pass after the crawl")
+    finally:
+        second.end()
+    assert_archived_once(db, paths, feeds)
+    assert r.xlen(REPORTS) == 0
+
+
 def test_redis_restarted_mid_crawl_the_workers_and_writer_recover(
         tmp_path: Path, news_site: NewsSite, redis_server: RedisServer, make_config: Any,
         cli_run: Any) -> None:

@@ -358,6 +358,13 @@ def m008_row_counts(db: sqlite_utils.Database) -> None:
                f"{up.format(key=key.format(row='new'))} END")
 
 
+@migrations()
+def m009_run_indexes(db: sqlite_utils.Database) -> None:
+    """What a run stored, found by its id (a cluster writer counts a run from these)."""
+    db.table("documents").create_index(["first_run"], if_not_exists=True)
+    db.table("versions").create_index(["run_id"], if_not_exists=True)
+
+
 class RunStatus(StrEnum):
     """A run's outcome, in `runs.status` and `sources.last_status` (see :func:`run_status`)."""
 
@@ -618,6 +625,16 @@ class Archive:
         """When the document at ``url`` was last fetched (None if it is not archived)."""
         last = self.scalar("SELECT last_seen FROM documents WHERE url = ?", [url])
         return datetime.fromisoformat(last) if last else None
+
+    def run_stored(self, run_id: int) -> tuple[int, int]:
+        """(new documents, new versions of known documents) that run ``run_id`` stored,
+        from the archive itself: a cluster writer killed between a commit and its own
+        tally still counts each report as what it was."""
+        new = self.scalar("SELECT count(*) FROM documents WHERE first_run = ?", [run_id])
+        revised = self.scalar(
+            "SELECT count(*) FROM versions v JOIN documents d ON d.id = v.document_id "
+            "WHERE v.run_id = ? AND d.first_run IS NOT ?", [run_id, run_id])
+        return int(new or 0), int(revised or 0)
 
     def seen_documents(self, source: str, since: str) -> list[tuple[str, str | None, str]]:
         """(url, raw_hash, last_seen) of ``source``'s documents last seen at ``since`` or

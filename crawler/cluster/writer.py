@@ -6,10 +6,12 @@ usual pass after a crawl (facts repair, change detection, alert delivery), and
 acknowledges messages only after their SQLite commit. A writer that stops before
 acknowledging reads its own unacknowledged messages again first when it restarts.
 
-Redelivery stores nothing twice: the same text of a URL is a no-op in the archive, and
-the job's tally (``newswatch:job:<id>:docs``, url -> new | revised | unchanged) keeps
-the first outcome of each URL, so the run's counts stay those of the first delivery.
-A job taken over from a dead worker is the same job, so the same run.
+Redelivery stores nothing twice: the same text of a URL is a no-op in the archive. A
+run's new documents and versions are counted from the archive (what carries its run
+id), so a writer killed between a commit and its bookkeeping still counts them right;
+the job's tally (``newswatch:job:<id>:docs``, url -> new | revised | unchanged | lost)
+has one entry per URL, for the unchanged and the lost. A job taken over from a dead
+worker is the same job, so the same run.
 """
 
 from __future__ import annotations
@@ -235,10 +237,13 @@ class Writer:
         run_id = self._run_id(job, source)
         counts = RunCounts(**outcome.get("counts", {}))
         tally = list(retrying(self.backoff, lambda: self.r.hvals(job_docs_key(job))))
-        counts.new_documents = tally.count("new")
-        counts.new_versions = tally.count("revised")
-        counts.unchanged += tally.count("unchanged")
+        # New and revised from the archive (a writer killed between a commit and the
+        # tally finds its report unchanged when it is delivered again); the rest from
+        # the tally: one entry per URL.
+        counts.new_documents, counts.new_versions = self.archive.run_stored(run_id)
         lost = tally.count("lost")
+        counts.unchanged += max(0, len(tally) - lost - counts.new_documents
+                                - counts.new_versions)
         counts.lost += lost
         counts.errors += lost
         details = list(outcome.get("details") or [])
