@@ -29,7 +29,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -292,11 +292,26 @@ class Service:
                 self._digest_job, _digest_trigger(digest), id="digest", max_instances=1,
                 coalesce=True, misfire_grace_time=None, replace_existing=True)
 
-    async def _crawl_job(self, name: str) -> None:
+    @contextlib.asynccontextmanager
+    async def _source_job(self, name: str, what: str) -> AsyncIterator[None]:
+        """A source's scheduled job: awaited by the shutdown's grace period, its failure
+        logged (one failing source never stops the service), its next run recorded."""
         task = asyncio.current_task()
-        assert task is not None and self.archive is not None
+        assert task is not None
         self._active.add(task)
         try:
+            yield
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("[%s] %s failed", name, what)
+        finally:
+            self._active.discard(task)
+            self._record_next_run(name)
+
+    async def _crawl_job(self, name: str) -> None:
+        assert self.archive is not None
+        async with self._source_job(name, "crawl job"):
             source = self.config.source(name)
             runs = await crawl_sources(self.config, self.archive, [source], self.extractor)
             for run in runs:
@@ -305,13 +320,6 @@ class Service:
                          run.source, run.run_id, run.status, c.fetched, c.new_documents,
                          c.new_versions, c.errors)
             await self._detect()
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # one failing source never stops the service
-            log.exception("[%s] crawl job failed", name)
-        finally:
-            self._active.discard(task)
-            self._record_next_run(name)
 
     async def _enqueue_job(self, name: str) -> None:
         """Cluster mode: queue the source's crawl for the workers (waits out a Redis
@@ -319,24 +327,13 @@ class Service:
         from crawler.cluster.connection import retrying_async
         from crawler.cluster.frontier import enqueue_async
 
-        task = asyncio.current_task()
-        assert task is not None
-        self._active.add(task)
-        try:
+        async with self._source_job(name, "queueing the crawl"):
             queued = await retrying_async(self._backoff,
                                           lambda: enqueue_async(self._redis, [name]))
-            job = queued[name]
-            if job is None:
+            if queued[name] is None:
                 log.info("[%s] still queued or being crawled: not queued again", name)
             else:
-                log.info("[%s] queued for the workers as job %s", name, job)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # one failing source never stops the service
-            log.exception("[%s] could not queue the crawl", name)
-        finally:
-            self._active.discard(task)
-            self._record_next_run(name)
+                log.info("[%s] queued for the workers as job %s", name, queued[name])
 
     def _start_cluster(self) -> None:
         from crawler.cluster.connection import Backoff, async_client

@@ -339,23 +339,38 @@ def test_workers_skip_what_the_archive_holds_articles_not_due_and_unchanged_page
     assert query(db, "SELECT count(*) FROM versions") == [(4,)]
 
 
-def test_a_killed_workers_job_goes_to_another_after_the_lease(
-        tmp_path: Path, news_site: NewsSite, redis_server: RedisServer, make_config: Any,
-        cli_run: Any) -> None:
+def crawling_a_slow_feed(tmp_path: Path, news_site: NewsSite, redis_server: RedisServer,
+                         make_config: Any, cli_run: Any, lease: int
+                         ) -> tuple[list[str], Path, Process, Process]:
+    """One feed of 6 slow articles queued, the writer and worker w1 running, and w1 in
+    the middle of the crawl: (article paths, config, writer, w1)."""
     paths = publish(news_site, 1, per_feed=6)
     for path in paths:
         news_site.server.delay(path, 0.6)
     config = cluster_config(tmp_path, make_config, news_site, 1, redis_server.url,
-                            per_domain=1, lease=2)
-    db = tmp_path / "newswatch.db"
+                            per_domain=1, lease=lease)
     writer = Process(config, tmp_path / "writer.log", "writer")
     first = Process(config, tmp_path / "w1.log", "worker", "--name", "w1")
-    second = None
     try:
         enqueue_all(cli_run, config)
-        # Killed mid-crawl: some of its reports already queued (and maybe archived).
         wait_until(lambda: sum(news_site.server.count(p) for p in paths) >= 2, 60,
                    "the first worker fetching articles")
+    except BaseException:
+        writer.end()
+        first.end()
+        raise
+    return paths, config, writer, first
+
+
+def test_a_killed_workers_job_goes_to_another_after_the_lease(
+        tmp_path: Path, news_site: NewsSite, redis_server: RedisServer, make_config: Any,
+        cli_run: Any) -> None:
+    paths, config, writer, first = crawling_a_slow_feed(tmp_path, news_site, redis_server,
+                                                        make_config, cli_run, lease=2)
+    db = tmp_path / "newswatch.db"
+    second = None
+    try:
+        # Killed mid-crawl: some of its reports already queued (and maybe archived).
         first.proc.send_signal(signal.SIGKILL)
         first.proc.wait(10)
         second = Process(config, tmp_path / "w2.log", "worker", "--name", "w2")
@@ -375,21 +390,14 @@ def test_a_killed_workers_job_goes_to_another_after_the_lease(
 def test_a_stopped_worker_hands_its_job_back_at_once(
         tmp_path: Path, news_site: NewsSite, redis_server: RedisServer, make_config: Any,
         cli_run: Any) -> None:
-    paths = publish(news_site, 1, per_feed=6)
-    for path in paths:
-        news_site.server.delay(path, 0.6)
     # A lease far longer than the test: only a hand-back lets the second worker in.
-    config = cluster_config(tmp_path, make_config, news_site, 1, redis_server.url,
-                            per_domain=1, lease=300)
+    paths, config, writer, first = crawling_a_slow_feed(tmp_path, news_site, redis_server,
+                                                        make_config, cli_run, lease=300)
     db = tmp_path / "newswatch.db"
-    writer = Process(config, tmp_path / "writer.log", "writer")
-    first = Process(config, tmp_path / "w1.log", "worker", "--name", "w1")
     second = None
     try:
-        enqueue_all(cli_run, config)
-        wait_until(lambda: sum(news_site.server.count(p) for p in paths) >= 2, 60,
-                   "the first worker fetching articles")
         first.proc.send_signal(signal.SIGTERM)  # as a process manager stops it
+        first.proc.wait(20)  # (a second signal would stop it at once)
         first_log = first.end()
         assert first.proc.returncode == 130, first_log[-2000:]
         assert "handed back for another worker" in first_log
