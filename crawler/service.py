@@ -214,6 +214,9 @@ class Service:
             log.error("config reload: the cluster: section cannot be added or removed while "
                       "running; restart the service instead")
             return
+        if config.cluster != self.config.cluster:
+            log.warning("config reload: changes to the cluster: section take effect at the "
+                        "next start")
         previous, self.config = self.config, config
         if self._writer is not None:
             self._writer.config = config
@@ -229,6 +232,12 @@ class Service:
         """
         self.scheduler.pause()  # no new runs; running ones go on (shutdown would cancel them)
         deadline = time.monotonic() + self.config.service.grace
+        if self.config.cluster is not None:
+            # Queueing a crawl takes no time unless Redis is down: then it waits for a
+            # Redis that may not come back, and a skipped queueing loses nothing (the
+            # source is queued at its next due time after the restart).
+            for task in self._active:
+                task.cancel()
         if self._active:
             _, pending = await asyncio.wait(set(self._active), timeout=self.config.service.grace)
             for task in pending:
@@ -328,8 +337,12 @@ class Service:
         from crawler.cluster.frontier import enqueue_async
 
         async with self._source_job(name, "queueing the crawl"):
-            queued = await retrying_async(self._backoff,
-                                          lambda: enqueue_async(self._redis, [name]))
+            try:
+                queued = await retrying_async(self._backoff,
+                                              lambda: enqueue_async(self._redis, [name]))
+            except asyncio.CancelledError:  # stopping: nothing was queued, nothing lost
+                log.info("[%s] not queued: the service is stopping", name)
+                return
             if queued[name] is None:
                 log.info("[%s] still queued or being crawled: not queued again", name)
             else:

@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +31,7 @@ from support.service import Service
 from support.waits import wait_until
 
 from crawler.archive.store import Archive
-from crawler.cluster.frontier import REPORTS, enqueue
+from crawler.cluster.frontier import REPORTS, Depth, Frontier, Job, depth, enqueue, job_key
 from crawler.cluster.heartbeat import Heartbeat, worker_key
 from crawler.cluster.writer import Writer
 from crawler.config.model import load_config
@@ -119,8 +120,8 @@ def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 def finished_runs(db: Path) -> list[tuple[Any, ...]]:
-    return query(db, "SELECT source, status, new_documents, new_versions, fetched FROM runs "
-                     "WHERE status != 'running' ORDER BY source")
+    return query(db, "SELECT source, status, new_documents, new_versions, fetched, unchanged "
+                     "FROM runs WHERE status != 'running' ORDER BY source")
 
 
 def assert_archived_once(db: Path, paths: list[str], feeds: int) -> None:
@@ -129,7 +130,7 @@ def assert_archived_once(db: Path, paths: list[str], feeds: int) -> None:
     assert query(db, "SELECT count(*) FROM versions") == [(len(paths),)]
     runs = finished_runs(db)
     per_feed = len(paths) // feeds
-    assert runs == [(f"feed{f}", "ok", per_feed, 0, per_feed) for f in range(feeds)]
+    assert runs == [(f"feed{f}", "ok", per_feed, 0, per_feed, 0) for f in range(feeds)]
     # The writer ran the pass after the crawl: facts extracted, the tracker evaluated.
     assert query(db, "SELECT count(*) FROM versions WHERE facts_done = 0") == [(0,)]
     assert query(db, "SELECT count(*) FROM facts WHERE evaluated = 0") == [(0,)]
@@ -249,6 +250,25 @@ def test_the_service_queues_due_sources_for_the_workers_and_archives_and_alerts(
     assert all(n == 1 for _url, n in articles)
 
 
+def test_the_service_stops_within_its_grace_while_redis_is_down(
+        tmp_path: Path, news_site: NewsSite, redis_server: RedisServer) -> None:
+    redis_server.stop()  # down from the start: queueing and the writer wait for it
+    config = service_config(tmp_path, news_site, 1)
+    config.write_text(config.read_text() + f"cluster: {{redis: '{redis_server.url}'}}\n",
+                      encoding="utf-8")
+    service = Process(config, tmp_path / "service.log", "run")
+    try:
+        wait_until(lambda: "is unreachable" in service.output(), 30, "the outage noticed")
+    finally:
+        start = time.monotonic()
+        log = service.end()  # SIGINT; the grace period is 5 s
+    assert time.monotonic() - start < 5, log[-3000:]
+    assert service.proc.returncode == 0 and "service stopped" in log, log[-3000:]
+    assert "still in progress" not in log and "still busy" not in log, log[-3000:]
+    assert "raised an exception" not in log and "Traceback" not in log, log[-3000:]
+    assert log.count("is unreachable") <= 2, log[-3000:]  # one line per client, not per try
+
+
 def test_status_shows_a_worker_not_seen_for_three_heartbeats_as_gone_and_a_redis_down(
         tmp_path: Path, redis_server: RedisServer, make_config: Any, cli_run: Any) -> None:
     config = make_config(tmp_path, [{"name": "a", "type": "feed", "url": "http://x.example/"}],
@@ -343,7 +363,7 @@ def crawling_a_slow_feed(tmp_path: Path, news_site: NewsSite, redis_server: Redi
                          make_config: Any, cli_run: Any, lease: int
                          ) -> tuple[list[str], Path, Process, Process]:
     """One feed of 6 slow articles queued, the writer and worker w1 running, and w1 in
-    the middle of the crawl: (article paths, config, writer, w1)."""
+    the middle of the crawl, two of its reports archived: (paths, config, writer, w1)."""
     paths = publish(news_site, 1, per_feed=6)
     for path in paths:
         news_site.server.delay(path, 0.6)
@@ -353,8 +373,9 @@ def crawling_a_slow_feed(tmp_path: Path, news_site: NewsSite, redis_server: Redi
     first = Process(config, tmp_path / "w1.log", "worker", "--name", "w1")
     try:
         enqueue_all(cli_run, config)
-        wait_until(lambda: sum(news_site.server.count(p) for p in paths) >= 2, 60,
-                   "the first worker fetching articles")
+        wait_until(lambda: query(tmp_path / "newswatch.db",
+                                 "SELECT count(*) FROM documents") >= [(2,)], 60,
+                   "the first worker's first reports archived")
     except BaseException:
         writer.end()
         first.end()
@@ -540,9 +561,89 @@ def test_a_redelivered_report_is_archived_once_and_counted_once(
         archive.close()
     db = tmp_path / "newswatch.db"
     assert query(db, "SELECT count(*) FROM versions") == [(1,)]
-    assert finished_runs(db) == [("feed0", "ok", 1, 0, 1)]
+    assert finished_runs(db) == [("feed0", "ok", 1, 0, 1, 0)]
     assert r.xlen(REPORTS) == 0
     assert enqueue(r, ["feed0"])["feed0"]
+
+
+def test_only_the_worker_holding_a_job_finishes_or_hands_it_back(
+        redis_server: RedisServer) -> None:
+    """A worker cut off past its lease loses the job to the one that took it over: its
+    late outcome and its late hand-back change nothing; finishing is one step."""
+    r = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    queued = enqueue(r, ["a", "b", "c"])
+
+    async def scenario() -> None:
+        client = redis.asyncio.Redis.from_url(redis_server.url, decode_responses=True)
+        slow, other = Frontier(client, "slow", 0.05), Frontier(client, "other", 0.05)
+        job = await slow.claim(block=0.1)
+        assert job is not None and job.source == "a"
+        await asyncio.sleep(0.1)
+        taken = await other.claim(block=0.1)  # the slow worker's lease ran out
+        assert taken == Job(job.id, "a", failed_attempts=1)
+        assert not await slow.renew(job)
+        assert not await slow.hand_back(job)
+        assert not await slow.finish(job, {"status": "ok", "counts": {}})
+        assert r.xlen(REPORTS) == 0 and not r.hget(job_key(job.id), "handed_back")
+        # The frontier's depth with a finished job deleted: the two others wait.
+        assert await other.finish(taken, {"status": "ok", "counts": {"fetched": 1}})
+        assert depth(r) == Depth(jobs_waiting=2, jobs_running=0, reports_waiting=1)
+        [(_id, fields)] = r.xrange(REPORTS)
+        assert (fields["kind"], fields["job"], fields["source"]) == ("run", job.id, "a")
+        # Queued again at once: the finished job is gone from the frontier.
+        assert enqueue(r, ["a"])["a"] not in (None, queued["a"])
+        second = await other.claim(block=0.1)
+        assert second is not None and second.source == "b"
+        assert depth(r) == Depth(jobs_waiting=2, jobs_running=1, reports_waiting=1)
+        assert await other.hand_back(second)  # stopping: it goes to the next worker now
+        assert await slow.claim(block=0.1) == Job(second.id, "b", failed_attempts=0)
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_run_is_recorded_once_per_job_and_the_writer_retries_what_it_could_not_store(
+        tmp_path: Path, redis_server: RedisServer, make_config: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from crawler.archive.store import ArchiveWriteError
+
+    config = load_config(make_config(
+        tmp_path, [{"name": "feed0", "type": "feed", "url": "http://x.example/"}],
+        stories=STORIES, cluster={"redis": redis_server.url}))
+    r = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    for i in range(2):
+        report = {"url": f"http://x.example/{i}", "source": "feed0", "title": "A",
+                  "text": f"Report {i} on the United States troops in Iraq. " + FILLER,
+                  "published": "2025-01-01", "stories": ["iraq"], "facts": None}
+        r.xadd(REPORTS, {"kind": "report", "job": "7-0", "source": "feed0",
+                         "body": json.dumps(report)})
+    r.xadd(REPORTS, {"kind": "run", "job": "7-0", "source": "feed0",
+                     "body": json.dumps({"status": "ok", "counts": {"fetched": 2}})})
+    archive = Archive.open(config.archive)
+    try:
+        # A write the archive refuses once (a full disk, a lock held too long): the rest
+        # of the batch stays unacknowledged and is read again.
+        store, failures = archive.store, [ArchiveWriteError("disk full")]
+
+        def failing_once(report: Any) -> Any:
+            if report.url.endswith("/1") and failures:
+                raise failures.pop()
+            return store(report)
+
+        monkeypatch.setattr(archive, "store", failing_once)
+        writer = Writer(config, archive, stop=threading.Event())
+        writer.stop.wait = lambda seconds: False  # type: ignore[method-assign]
+        assert writer.step(block=0.1) == 1  # the first report; then the failure
+        assert writer.step(block=0.1) == 2  # the rest, read again
+        writer.close()
+        # The run of a job is found again in the archive (a writer restarted between
+        # starting it and anything else).
+        run_id = archive.start_run("feed0", job="7-0")
+        assert archive.start_run("feed0", job="7-0") == run_id
+    finally:
+        archive.close()
+    assert finished_runs(tmp_path / "newswatch.db") == [("feed0", "ok", 2, 0, 2, 0)]
+    assert query(tmp_path / "newswatch.db", "SELECT count(*) FROM runs") == [(1,)]
 
 
 def test_without_a_cluster_section_the_commands_say_what_to_add(

@@ -359,8 +359,12 @@ def m008_row_counts(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m009_run_indexes(db: sqlite_utils.Database) -> None:
-    """What a run stored, found by its id (a cluster writer counts a run from these)."""
+def m009_cluster_runs(db: sqlite_utils.Database) -> None:
+    """A cluster's runs: `runs.job`, the frontier job a run records (one run per job,
+    found again by a writer that restarts), and what a run stored, found by its id (the
+    writer counts a run from these)."""
+    db.table("runs").add_column("job", str)
+    db.table("runs").create_index(["job"], unique=True, if_not_exists=True)
     db.table("documents").create_index(["first_run"], if_not_exists=True)
     db.table("versions").create_index(["run_id"], if_not_exists=True)
 
@@ -553,10 +557,16 @@ class Archive:
                     {"name": s.name, "type": s.type, "url": s.url}, pk="name"
                 )
 
-    def start_run(self, source: str) -> int:
+    def start_run(self, source: str, job: str | None = None) -> int:
+        """A new run of ``source`` (``job``: the cluster job it records; its run if it
+        has one already)."""
         with self.write():
+            if job is not None:
+                known = self.scalar("SELECT id FROM runs WHERE job = ?", [job])
+                if known is not None:
+                    return int(known)
             return self.add("runs", {"source": source, "started": iso(),
-                                     "status": RunStatus.RUNNING})
+                                     "status": RunStatus.RUNNING, "job": job})
 
     def finish_run(self, run_id: int, source: str, counts: RunCounts, details: list[str],
                    status: RunStatus | None = None) -> None:

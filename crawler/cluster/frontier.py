@@ -111,19 +111,16 @@ class Depth:
 
 
 def depth(r: redis.Redis) -> Depth:
-    """The frontier's depth (status, benchmarks)."""
+    """The frontier's depth (status, benchmarks). Both streams delete what is done, so
+    their lengths are what is left (a group's ``lag`` is unknown once entries are
+    deleted)."""
     ensure_group(r, JOBS, WORKERS)
     ensure_group(r, REPORTS, WRITER)
-
-    def group(stream: str, name: str) -> dict[str, Any]:
-        return next(g for g in r.xinfo_groups(stream) if g["name"] == name)
-
-    jobs, reports = group(JOBS, WORKERS), group(REPORTS, WRITER)
-    return Depth(
-        jobs_waiting=int(jobs.get("lag") or 0),
-        jobs_running=int(jobs["pending"]),
-        reports_waiting=int(reports.get("lag") or 0) + int(reports["pending"]),
-    )
+    jobs: Any = next(g for g in r.xinfo_groups(JOBS) if g["name"] == WORKERS)
+    queued: Any = r.xlen(JOBS)
+    reports: Any = r.xlen(REPORTS)
+    return Depth(jobs_waiting=max(0, int(queued) - int(jobs["pending"])),
+                 jobs_running=int(jobs["pending"]), reports_waiting=int(reports))
 
 
 @dataclass(frozen=True)
@@ -142,6 +139,8 @@ class Frontier:
         self.r = r
         self.consumer = consumer
         self.lease_ms = int(lease * 1000)
+        self._if_ours = r.register_script(_IF_OURS)
+        self._finish = r.register_script(_FINISH)
 
     async def claim(self, block: float = 1.0) -> Job | None:
         """The next job: first one a dead worker left (idle past the lease), else a new one."""
@@ -189,18 +188,14 @@ class Frontier:
 
     async def renew(self, job: Job) -> bool:
         """Renew the lease on ``job`` (reset its idle time); False if another worker has it."""
-        pending = await self.r.xpending_range(JOBS, WORKERS, min=job.id, max=job.id, count=1)
-        if not pending or pending[0]["consumer"] != self.consumer:
-            return False
-        await self.r.xclaim(JOBS, WORKERS, self.consumer, 0, [job.id], justid=True)
-        return True
+        return bool(await self._if_ours(keys=[JOBS], args=[job.id, self.consumer, 0]))
 
-    async def hand_back(self, job: Job) -> None:
+    async def hand_back(self, job: Job) -> bool:
         """Give ``job`` up at once (this worker is stopping): the next worker that asks
-        takes it over without waiting for the lease, and it is no failed attempt."""
-        await self.r.hincrby(job_key(job.id), "handed_back", 1)
-        await self.r.xclaim(JOBS, WORKERS, self.consumer, 0, [job.id], idle=self.lease_ms,
-                            justid=True)
+        takes it over without waiting for the lease, and it is no failed attempt. False
+        if it was no longer this worker's (finished, or taken over)."""
+        return bool(await self._if_ours(keys=[JOBS, job_key(job.id)],
+                                        args=[job.id, self.consumer, self.lease_ms]))
 
     async def seen(self, source: str) -> dict[str, str]:
         """What the writer has seen of ``source``'s documents (url -> "raw_hash last_seen")."""
@@ -208,13 +203,41 @@ class Frontier:
         return dict(seen)
 
     async def push(self, kind: str, job: Job, body: dict[str, Any]) -> None:
-        """Queue one message for the writer (a report, or the run's outcome)."""
+        """Queue one message for the writer (a report, a page seen again)."""
         await self.r.xadd(REPORTS, {"kind": kind, "job": job.id, "source": job.source,
                                     "body": json.dumps(body, ensure_ascii=False)})
 
-    async def ack(self, job: Job) -> None:
-        """The job is done (its reports are queued): drop it from the frontier."""
-        await self.r.xack(JOBS, WORKERS, job.id)
-        await self.r.xdel(JOBS, job.id)
-        if await self.r.get(queued_key(job.source)) == job.id:
-            await self.r.delete(queued_key(job.source))
+    async def finish(self, job: Job, outcome: dict[str, Any] | None) -> bool:
+        """In one step: queue the run's ``outcome`` for the writer (None: no run, e.g. a
+        job for a source the config no longer has) and drop the job from the frontier.
+        False, and nothing done, if the job is no longer this worker's (taken over)."""
+        body = "" if outcome is None else json.dumps(outcome, ensure_ascii=False)
+        return bool(await self._finish(keys=[JOBS, REPORTS, queued_key(job.source)],
+                                       args=[job.id, self.consumer, job.source, body]))
+
+
+# The job's pending entry still belongs to ARGV[2]: reset its idle time to ARGV[3] ms
+# (0: a renewal; the lease: a hand-back, counted in KEYS[2] when given). JUSTID: a
+# renewal or hand-back is no new delivery.
+_IF_OURS = """
+local p = redis.call('XPENDING', KEYS[1], 'workers', ARGV[1], ARGV[1], 1)
+if #p == 0 or p[1][2] ~= ARGV[2] then return 0 end
+if KEYS[2] then redis.call('HINCRBY', KEYS[2], 'handed_back', 1) end
+redis.call('XCLAIM', KEYS[1], 'workers', ARGV[2], 0, ARGV[1], 'IDLE', ARGV[3], 'JUSTID')
+return 1
+"""
+
+# Finish a job atomically (a kill between its steps would leave a job acknowledged but
+# not deleted, which `enqueue` takes for queued, or a run queued twice).
+_FINISH = """
+local p = redis.call('XPENDING', KEYS[1], 'workers', ARGV[1], ARGV[1], 1)
+if #p == 0 or p[1][2] ~= ARGV[2] then return 0 end
+if ARGV[4] ~= '' then
+  redis.call('XADD', KEYS[2], '*', 'kind', 'run', 'job', ARGV[1], 'source', ARGV[3],
+             'body', ARGV[4])
+end
+redis.call('XACK', KEYS[1], 'workers', ARGV[1])
+redis.call('XDEL', KEYS[1], ARGV[1])
+if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
+return 1
+"""

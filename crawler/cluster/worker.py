@@ -32,7 +32,7 @@ from crawler.cluster.frontier import Frontier, Job
 from crawler.cluster.heartbeat import EVERY as HEARTBEAT_EVERY
 from crawler.cluster.heartbeat import Heartbeat, WorkerState
 from crawler.cluster.limiter import DomainSlots
-from crawler.config.model import ClusterConfig, Config, ConfigError
+from crawler.config.model import ClusterConfig, Config, ConfigError, Source
 from crawler.extraction.pages import Extractor
 from crawler.extraction.records import AnalyzedReport
 
@@ -55,6 +55,7 @@ class JobArchive:
         self.job = job
         self.backoff = backoff
         self.seen = seen
+        self.not_due_urls: list[str] = []  # known articles skipped: not due for a revisit
 
     def _entry(self, url: str) -> tuple[str, str] | None:
         value = self.seen.get(url)
@@ -73,6 +74,9 @@ class JobArchive:
     def known_raw_hash(self, url: str) -> str | None:
         entry = self._entry(url)
         return entry[0] or None if entry else None
+
+    def not_due(self, url: str) -> None:
+        self.not_due_urls.append(url)
 
     async def store(self, report: AnalyzedReport) -> None:
         body = report.to_dict()
@@ -98,6 +102,7 @@ class Worker:
         self.extra = dict(scrapy_overrides or {})
         self.backoff = Backoff(f"worker {name}", self.cluster.redis)
         self.active: dict[str, Job] = {}  # jobs claimed and not yet acknowledged
+        self.handed_back: set[str] = set()  # jobs given back while stopping
 
     async def run(self, jobs: int | None = None) -> int:
         """Claim and crawl jobs (``jobs`` of them, or until cancelled); returns jobs done."""
@@ -139,7 +144,6 @@ class Worker:
         try:
             await asyncio.gather(*(take_jobs() for _ in range(self.parallel)))
         finally:
-            await self._hand_back(frontier)
             beating.cancel()
             with contextlib.suppress(BaseException):
                 await beating
@@ -156,19 +160,43 @@ class Worker:
     async def _run_job(self, job: Job, frontier: Frontier, slots: DomainSlots, local: Config,
                        archive: Archive, extractor: Extractor,
                        overrides: dict[str, Any]) -> None:
-        from crawler.scraping.crawl import crawl_sources
-
         try:
             source = self.config.source(job.source)
         except ConfigError as e:
             log.error("worker %s: job %s dropped: %s", self.name, job.id, e)
-            await retrying_async(self.backoff, lambda: frontier.ack(job))
+            await self._finish(frontier, job, None)
             return
         if job.failed_attempts >= self.cluster.max_attempts:
-            await self._give_up(job, frontier)
+            reason = (f"gave up: {job.failed_attempts} workers took this job and none "
+                      "finished it (each was killed or cut off while crawling); the source "
+                      "is crawled again when it is next queued")
+            log.error("worker %s: job %s (%s): %s", self.name, job.id, job.source, reason)
+            await self._finish(frontier, job, {"status": RunStatus.FAILED,
+                                               "counts": {"errors": 1}, "details": [reason]})
             return
         log.info("worker %s: job %s: crawling %s", self.name, job.id, source.name)
         self.active[job.id] = job
+        self.heartbeat.progress(job.id, 0, 0)
+        try:
+            outcome = await self._crawl(job, source, frontier, local, archive, extractor,
+                                        overrides)
+        except asyncio.CancelledError:
+            await self._hand_back(frontier, job)  # (if _crawl has not: stopped before it)
+            raise
+        finally:
+            self.active.pop(job.id, None)
+            self.heartbeat.live.pop(job.id, None)  # stopped or taken over: not running
+        if outcome is not None and await self._finish(frontier, job, outcome):
+            log.info("worker %s: job %s done: %s, %d fetched, %d errors", self.name, job.id,
+                     outcome["status"], outcome["counts"]["fetched"],
+                     outcome["counts"]["errors"])
+
+    async def _crawl(self, job: Job, source: Source, frontier: Frontier, local: Config,
+                     archive: Archive, extractor: Extractor, overrides: dict[str, Any]
+                     ) -> dict[str, Any] | None:
+        """Crawl the job's source; the run's outcome, or None if the job was taken over
+        (this worker was cut off for longer than the lease) and the crawl stopped."""
+        from crawler.scraping.crawl import crawl_sources
 
         seen = await retrying_async(self.backoff, lambda: frontier.seen(job.source))
         remote = JobArchive(frontier, job, self.backoff, seen)
@@ -176,43 +204,51 @@ class Worker:
         def progress(ctx: CrawlContext) -> None:
             self.heartbeat.progress(job.id, ctx.counts.fetched, ctx.counts.errors)
 
-        renewing = asyncio.ensure_future(self._renew(job, frontier))
+        crawl = asyncio.ensure_future(crawl_sources(
+            local, archive, [source], extractor, progress, scrapy_overrides=overrides,
+            remote=remote))
+        lost = asyncio.ensure_future(self._renew(job, frontier))
         try:
-            [run] = await crawl_sources(local, archive, [source], extractor, progress,
-                                        scrapy_overrides=overrides, remote=remote)
+            await asyncio.wait({crawl, lost}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            await self._hand_back(frontier, job)  # before the crawl's engines stop
+            raise
         finally:
-            renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewing
+            lost.cancel()
+            if not crawl.done():
+                crawl.cancel()
+            await asyncio.gather(crawl, lost, return_exceptions=True)
+        if crawl.cancelled():
+            return None
+        [run] = crawl.result()
         self.heartbeat.finished(job.id, run.counts.fetched, run.counts.errors)
-        outcome = {"status": run.status, "counts": asdict(run.counts),
-                   "details": list(run.details), "stopped": run.stopped}
-        await retrying_async(self.backoff, lambda: frontier.push("run", job, outcome))
-        await retrying_async(self.backoff, lambda: frontier.ack(job))
-        del self.active[job.id]
-        log.info("worker %s: job %s done: %s, %d fetched, %d errors", self.name, job.id,
-                 run.status, run.counts.fetched, run.counts.errors)
+        return {"status": run.status, "counts": asdict(run.counts),
+                "details": list(run.details), "stopped": run.stopped,
+                "not_due": remote.not_due_urls}
 
-    async def _give_up(self, job: Job, frontier: Frontier) -> None:
-        """A job no worker survives: record its run as failed, and drop it."""
-        reason = (f"gave up: {job.failed_attempts} workers took this job and none finished "
-                  "it (each was killed or cut off while crawling); the source is crawled "
-                  "again when it is next queued")
-        log.error("worker %s: job %s (%s): %s", self.name, job.id, job.source, reason)
-        outcome = {"status": RunStatus.FAILED, "counts": {"errors": 1}, "details": [reason]}
-        await retrying_async(self.backoff, lambda: frontier.push("run", job, outcome))
-        await retrying_async(self.backoff, lambda: frontier.ack(job))
+    async def _finish(self, frontier: Frontier, job: Job, outcome: dict[str, Any] | None
+                      ) -> bool:
+        """Queue the outcome and drop the job, in one step that a stop cannot cut."""
+        done = await asyncio.shield(retrying_async(
+            self.backoff, lambda: frontier.finish(job, outcome)))
+        if not done:
+            log.warning("worker %s: job %s was taken over by another worker before it "
+                        "finished here: its outcome is the other worker's to give",
+                        self.name, job.id)
+        return bool(done)
 
-    async def _hand_back(self, frontier: Frontier) -> None:
-        """Stopping: the jobs still being crawled go to another worker at once."""
-        for job in list(self.active.values()):
-            try:
-                await asyncio.wait_for(frontier.hand_back(job), 5)
+    async def _hand_back(self, frontier: Frontier, job: Job) -> None:
+        """Stopping: the job goes to another worker at once (once per job)."""
+        if job.id in self.handed_back:
+            return
+        self.handed_back.add(job.id)
+        try:
+            if await asyncio.wait_for(frontier.hand_back(job), 5):
                 log.warning("worker %s: job %s (%s) handed back for another worker",
                             self.name, job.id, job.source)
-            except (TimeoutError, *DOWN) as e:
-                log.warning("worker %s: job %s could not be handed back (%s); another worker "
-                            "takes it when its lease runs out", self.name, job.id, e)
+        except (TimeoutError, *DOWN) as e:
+            log.warning("worker %s: job %s could not be handed back (%s); another worker "
+                        "takes it when its lease runs out", self.name, job.id, e)
 
     async def _beat(self) -> None:
         """Tell the cluster this worker is alive, every few seconds (`status`)."""
@@ -226,7 +262,7 @@ class Worker:
             await asyncio.sleep(HEARTBEAT_EVERY)
 
     async def _renew(self, job: Job, frontier: Frontier) -> None:
-        """Keep the lease on ``job`` while crawling it."""
+        """Keep the lease on ``job`` while crawling it; returns when it is lost."""
         while True:
             await asyncio.sleep(self.cluster.lease / 3)
             try:

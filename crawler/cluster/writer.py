@@ -74,6 +74,8 @@ class Writer:
         self.r = client(self.cluster.redis)
         self.backoff = Backoff("writer", self.cluster.redis, client=self.r, stop=self.stop)
         self.backlog = True  # first our own unacknowledged messages (a restart)
+        self.reseed = False  # Redis was emptied: seed the workers' record again
+        self._runs: dict[str, int] = {}  # job -> its run in the archive (kept there too)
         self.stored = 0  # reports stored by this writer (new or revised)
         self.runs = 0  # runs finished by this writer
         archive.sync_sources(config.sources)
@@ -96,6 +98,9 @@ class Writer:
     def step(self, block: float = 1.0) -> int:
         """Read and handle one batch; returns how many messages were acknowledged."""
         entries = retrying(self.backoff, lambda: self._read(block))
+        if self.reseed:  # Redis lost its data: give workers the archive's record again
+            self.reseed = False
+            self.seed_seen(every_source=True)
         if not entries:
             return 0
         done: list[str] = []
@@ -105,8 +110,10 @@ class Writer:
                 finished += self._handle(fields)
                 done.append(entry_id)
         except ArchiveWriteError as e:
-            # A full disk: keep the rest unacknowledged and try again later.
+            # A full disk, a lock held too long: keep the rest unacknowledged, and read
+            # them again first.
             log.error("writer: could not archive (%s); retrying in 5 s", e)
+            self.backlog = True
             self.stop.wait(5)
         if done:
             retrying(self.backoff, lambda: self._ack(done))
@@ -130,6 +137,7 @@ class Writer:
             if "NOGROUP" not in str(e):
                 raise
             ensure_group(self.r, REPORTS, WRITER)  # a new or emptied Redis
+            self.reseed = True
             return []
 
     @staticmethod
@@ -156,7 +164,7 @@ class Writer:
             self._store(job, source, body)
             return 0
         if kind == "seen":
-            self._seen_again(source, body)
+            self._seen_again(job, source, body)
             return 0
         if kind == "run":
             return self._finish(job, source, body)
@@ -164,17 +172,24 @@ class Writer:
         return 0
 
     def _run_id(self, job: str, source: str) -> int:
-        """The archive's run for ``job`` (started at its first message)."""
-        known = retrying(self.backoff, lambda: self.r.hget(job_key(job), "run_id"))
-        if known is not None:
-            return int(known)
-        run_id = self.archive.start_run(source)
-        retrying(self.backoff, lambda: self.r.hset(job_key(job), "run_id", run_id))
-        return run_id
+        """The archive's run for ``job`` (started at its first message, and found again
+        in the archive by a writer that restarts)."""
+        if job not in self._runs:
+            self._runs[job] = self.archive.start_run(source, job=job)
+        return self._runs[job]
+
+    def _tally(self, job: str, url: str, outcome: str) -> str | None:
+        """Record what became of ``url`` in this job; a URL keeps its first outcome,
+        unless that was a skip or a loss and it is now stored. Returns the previous."""
+        docs = job_docs_key(job)
+        previous: Any = retrying(self.backoff, lambda: self.r.hget(docs, url))
+        if previous is None or (previous in ("unchanged", "lost", "seen", "not-due")
+                                and outcome != previous and outcome != "not-due"):
+            retrying(self.backoff, lambda: self.r.hset(docs, url, outcome))
+        return previous
 
     def _store(self, job: str, source: str, report: dict[str, Any]) -> None:
         url = report.get("url")
-        docs = job_docs_key(job)
         try:
             report["run_id"] = self._run_id(job, source)
             stored = AnalyzedReport.from_dict(report)
@@ -185,13 +200,11 @@ class Writer:
         except (sqlite3.Error, KeyError, TypeError) as e:
             log.error("writer: [%s] not stored (%s: %s): %s", source, type(e).__name__, e, url)
             status = "lost"
-        previous = retrying(self.backoff, lambda: self.r.hget(docs, str(url)))
-        if previous is None or (previous in ("unchanged", "lost") and status != previous):
-            retrying(self.backoff, lambda: self.r.hset(docs, str(url), status))
+        previous = self._tally(job, str(url), status)
         if status in ("new", "revised") and previous is None:
             self.stored += 1
 
-    def _seen_again(self, source: str, body: dict[str, Any]) -> None:
+    def _seen_again(self, job: str, source: str, body: dict[str, Any]) -> None:
         """A worker fetched a page again, byte for byte as archived: note the visit."""
         url = body.get("url")
         if not isinstance(url, str):
@@ -199,6 +212,7 @@ class Writer:
             return
         self.archive.touch(url)
         self._remember(source, {url: body.get("raw_hash")})
+        self._tally(job, url, "seen")
 
     def _remember(self, source: str, visits: dict[str, str | None]) -> None:
         """Tell workers what the archive now holds of these URLs (hash, visited now)."""
@@ -207,13 +221,14 @@ class Writer:
                                    for url, raw_hash in visits.items()}
         retrying(self.backoff, lambda: self.r.hset(seen_key(source), mapping=mapping))
 
-    def seed_seen(self) -> None:
+    def seed_seen(self, every_source: bool = False) -> None:
         """Give workers what the archive holds of each source they have no record of
-        (a new Redis, or an archive from before the cluster)."""
+        (an archive from before the cluster), or of ``every_source`` (Redis lost its
+        data, and a new record may have begun since)."""
         since = iso(utcnow() - KEEP_SEEN)
         for name in (s.name for s in self.config.sources):
             key = seen_key(name)
-            if retrying(self.backoff, partial(self.r.exists, key)):
+            if not every_source and retrying(self.backoff, partial(self.r.exists, key)):
                 continue
             known = self.archive.seen_documents(name, since)
             for start in range(0, len(known), 1000):
@@ -236,14 +251,22 @@ class Writer:
             return 0  # a redelivery: the run is recorded
         run_id = self._run_id(job, source)
         counts = RunCounts(**outcome.get("counts", {}))
+        not_due = [u for u in outcome.get("not_due") or () if isinstance(u, str)]
+        if not_due:
+            pipe = self.r.pipeline()
+            for url in not_due:
+                pipe.hsetnx(job_docs_key(job), url, "not-due")
+            retrying(self.backoff, pipe.execute)
         tally = list(retrying(self.backoff, lambda: self.r.hvals(job_docs_key(job))))
-        # New and revised from the archive (a writer killed between a commit and the
-        # tally finds its report unchanged when it is delivered again); the rest from
-        # the tally: one entry per URL.
+        # One tally entry per URL, whichever workers crawled the job (one taken over
+        # is crawled again from the start): new and revised from the archive (a writer
+        # killed between a commit and the tally finds its report unchanged when it is
+        # delivered again), the rest from the tally.
         counts.new_documents, counts.new_versions = self.archive.run_stored(run_id)
         lost = tally.count("lost")
-        counts.unchanged += max(0, len(tally) - lost - counts.new_documents
-                                - counts.new_versions)
+        counts.unchanged = max(0, len(tally) - lost - counts.new_documents
+                               - counts.new_versions)
+        counts.fetched = max(counts.fetched, len(tally) - tally.count("not-due"))
         counts.lost += lost
         counts.errors += lost
         details = list(outcome.get("details") or [])
@@ -259,6 +282,7 @@ class Writer:
         pipe.expire(job_docs_key(job), KEEP_JOB_RECORDS)
         retrying(self.backoff, pipe.execute)
         self._forget_old(source)
+        self._runs.pop(job, None)
         self.runs += 1
         log.info("writer: [%s run %s] %s: %d new, %d revised, %d unchanged", source, run_id,
                  status, counts.new_documents, counts.new_versions, counts.unchanged)

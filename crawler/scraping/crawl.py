@@ -50,6 +50,8 @@ class RemoteArchive(Protocol):
 
     def known_raw_hash(self, url: str) -> str | None: ...
 
+    def not_due(self, url: str) -> None: ...  # a known article skipped (`revisit`)
+
     async def store(self, report: AnalyzedReport) -> None: ...
 
     async def touch(self, url: str, raw_hash: str) -> None: ...
@@ -174,6 +176,8 @@ class CrawlContext:
         if not due:
             self.count_unchanged()
             self.not_rechecked += 1
+            if self.remote is not None:
+                self.remote.not_due(url)
         return due
 
 
