@@ -35,6 +35,7 @@ from typing import Any
 
 from crawler.archive.lock import ArchiveLock
 from crawler.archive.store import Archive
+from crawler.changes.records import ChangeType
 from crawler.config.model import Config, ConfigError, DigestConfig, Source, load_config
 from crawler.extraction.pages import Extractor
 from crawler.pipeline import detect, recover
@@ -431,7 +432,7 @@ class Service:
     @staticmethod
     def _log_changes(result: Any) -> None:
         for change in result.changes:
-            if change.type != "baseline":
+            if change.type != ChangeType.BASELINE:
                 log.info("%s %s: %s -> %s (%d alert(s))", change.tracker, change.type,
                          change.old_display, change.new_display, change.alerts)
 

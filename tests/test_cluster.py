@@ -124,6 +124,13 @@ def finished_runs(db: Path) -> list[tuple[Any, ...]]:
                      "FROM runs WHERE status != 'running' ORDER BY source")
 
 
+def wait_until_archived(db: Path, runs: int, timeout: float) -> None:
+    """Wait for ``runs`` runs recorded and the writer's pass after them (facts, changes)."""
+    wait_until(lambda: len(finished_runs(db)) == runs, timeout, f"{runs} run(s) recorded")
+    wait_until(lambda: query(db, "SELECT count(*) FROM facts WHERE evaluated = 0") == [(0,)],
+               30, "the pass after the crawl")
+
+
 def assert_archived_once(db: Path, paths: list[str], feeds: int) -> None:
     docs = query(db, "SELECT url FROM documents")
     assert sorted(u.split("/", 3)[3] for (u,) in docs) == sorted(p[1:] for p in paths)
@@ -162,9 +169,7 @@ def test_two_workers_and_the_writer_archive_every_document_once_within_the_domai
              Process(config, tmp_path / "w1.log", "worker", "--name", "w1", "--parallel", "1"),
              Process(config, tmp_path / "w2.log", "worker", "--name", "w2", "--parallel", "1")]
     try:
-        wait_until(lambda: len(finished_runs(db)) == feeds, 120, "every job's run recorded")
-        wait_until(lambda: query(db, "SELECT count(*) FROM facts WHERE evaluated = 0")
-                   == [(0,)], 30, "the pass after the crawl")
+        wait_until_archived(db, feeds, 120)
     finally:
         logs = [p.end() for p in procs]
     assert_archived_once(db, paths, feeds)
@@ -395,9 +400,7 @@ def test_a_killed_workers_job_goes_to_another_after_the_lease(
         first.proc.send_signal(signal.SIGKILL)
         first.proc.wait(10)
         second = Process(config, tmp_path / "w2.log", "worker", "--name", "w2")
-        wait_until(lambda: finished_runs(db), 90, "the run recorded by the second worker")
-        wait_until(lambda: query(db, "SELECT count(*) FROM facts WHERE evaluated = 0")
-                   == [(0,)], 30, "the pass after the crawl")
+        wait_until_archived(db, 1, 90)
     finally:
         writer_log = writer.end()
         first.end()
@@ -423,7 +426,7 @@ def test_a_stopped_worker_hands_its_job_back_at_once(
         assert first.proc.returncode == 130, first_log[-2000:]
         assert "handed back for another worker" in first_log
         second = Process(config, tmp_path / "w2.log", "worker", "--name", "w2")
-        wait_until(lambda: finished_runs(db), 60, "the run recorded by the second worker")
+        wait_until_archived(db, 1, 60)
     finally:
         writer.end()
         first.end()
@@ -492,9 +495,7 @@ def test_a_writer_killed_mid_batch_resumes_and_archives_each_report_once(
     assert r.xlen(REPORTS) > 0  # it died with work left
     second = Process(config, tmp_path / "writer2.log", "writer")
     try:
-        wait_until(lambda: len(finished_runs(db)) == feeds, 60, "every run recorded")
-        wait_until(lambda: query(db, "SELECT count(*) FROM facts WHERE evaluated = 0")
-                   == [(0,)], 30, "the pass after the crawl")
+        wait_until_archived(db, feeds, 60)
     finally:
         second.end()
     assert_archived_once(db, paths, feeds)
@@ -520,9 +521,7 @@ def test_redis_restarted_mid_crawl_the_workers_and_writer_recover(
         wait_until(lambda: "unreachable" in procs[1].output(), 30, "the worker noticing")
         wait_until(lambda: "unreachable" in procs[0].output(), 30, "the writer noticing")
         redis_server.start()
-        wait_until(lambda: len(finished_runs(db)) == 2, 120, "both runs recorded")
-        wait_until(lambda: query(db, "SELECT count(*) FROM facts WHERE evaluated = 0")
-                   == [(0,)], 30, "the pass after the crawl")
+        wait_until_archived(db, 2, 120)
     finally:
         logs = [p.end() for p in procs]
     for log in logs:

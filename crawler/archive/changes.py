@@ -14,11 +14,20 @@ from typing import Any
 
 from alerts.status import AlertStatus
 from crawler.archive.store import Archive, RunStatus, iso
-from crawler.changes.records import ACCEPTED, TEXT_KIND, ChangeStatus, FactRecord
+from crawler.changes.records import (
+    ACCEPTED,
+    TEXT_KIND,
+    ChangeStatus,
+    ChangeType,
+    FactRecord,
+)
 
 _ACCEPTED_SQL = ", ".join(f"'{t.value}'" for t in ACCEPTED)
 _CONFIRMED_SQL = f"coalesce(c.status, '{ChangeStatus.CONFIRMED.value}') = " \
                  f"'{ChangeStatus.CONFIRMED.value}'"
+# What sets a tracker's value (refinements make it finer; they do not replace it).
+_SETS_VALUE_SQL = ", ".join(
+    f"'{t.value}'" for t in (ChangeType.BASELINE, ChangeType.CHANGE, ChangeType.REVISION))
 
 # The last run of a source's first crawl: its first run that finished (a failed or
 # interrupted first run is not the end of the first crawl). Versions fetched up to it are
@@ -110,23 +119,24 @@ class ChangeStore:
         a value finer, they do not replace it): pending changes after it still wait."""
         row = self.db.execute(
             f"SELECT max(c.id) FROM changes c WHERE c.tracker = ? AND c.type IN "
-            f"('baseline', 'change', 'revision') AND {_CONFIRMED_SQL}", [tracker]).fetchone()
+            f"({_SETS_VALUE_SQL}) AND {_CONFIRMED_SQL}", [tracker]).fetchone()
         return int(row[0] or 0)
 
     def backfill_until(self, tracker: str) -> int | None:
         """Facts of versions up to this id are the tracker's history (see Detector)."""
         row = self.db.execute(
-            "SELECT backfill_until FROM changes WHERE tracker = ? AND type = 'baseline' "
-            "ORDER BY id LIMIT 1", [tracker]).fetchone()
+            "SELECT backfill_until FROM changes WHERE tracker = ? AND type = ? "
+            "ORDER BY id LIMIT 1", [tracker, ChangeType.BASELINE]).fetchone()
         return None if row is None else int(row[0] or 0)
 
     def pending(self, tracker: str, since_change: int) -> list[Pending]:
         """Unconfirmed changes recorded after ``since_change`` (see :meth:`base`)."""
         out = []
         for change_id, fact_id in self.db.execute(
-                "SELECT id, new_fact_id FROM changes WHERE tracker = ? AND type = 'change' "
+                "SELECT id, new_fact_id FROM changes WHERE tracker = ? AND type = ? "
                 "AND status = ? AND id > ? ORDER BY id",
-                [tracker, ChangeStatus.UNCONFIRMED.value, since_change]).fetchall():
+                [tracker, ChangeType.CHANGE, ChangeStatus.UNCONFIRMED, since_change]
+                ).fetchall():
             statements = self._facts(
                 "f.id = ? OR f.id IN (SELECT fact_id FROM corroborations WHERE change_id = ?) "
                 "ORDER BY day, f.id", [fact_id, change_id])
@@ -157,11 +167,10 @@ class ChangeStore:
     def conflict_with(self, tracker: str) -> Iterator[tuple[int, FactRecord]]:
         """Conflicts recorded since the tracker's current value was set, with their facts."""
         for change_id, fact_id in self.db.execute(
-                "SELECT id, new_fact_id FROM changes WHERE tracker = ? AND type = 'conflict' "
-                "AND id > (SELECT max(id) FROM changes WHERE tracker = ? "
-                "AND type IN ('baseline', 'change', 'revision') "
-                f"AND coalesce(status, '{ChangeStatus.CONFIRMED.value}') = "
-                f"'{ChangeStatus.CONFIRMED.value}')", [tracker, tracker]).fetchall():
+                "SELECT id, new_fact_id FROM changes WHERE tracker = ? AND type = ? "
+                "AND id > (SELECT max(id) FROM changes c WHERE c.tracker = ? "
+                f"AND c.type IN ({_SETS_VALUE_SQL}) AND {_CONFIRMED_SQL})",
+                [tracker, ChangeType.CONFLICT, tracker]).fetchall():
             yield change_id, self._facts("f.id = ?", [fact_id])[0]
 
     def version_text(self, version_id: int) -> str:
@@ -187,7 +196,8 @@ class ChangeStore:
             f"WHERE c.kind = '{TEXT_KIND}' AND c.document_id = v.document_id "
             f"AND c.new_value = CAST(v.id AS TEXT)) AND NOT EXISTS (SELECT 1 FROM changes c "
             f"JOIN facts f ON f.id = c.new_fact_id WHERE f.version_id = v.id "
-            f"AND c.type = 'revision') ORDER BY v.id", list(sources)).fetchall()
+            f"AND c.type = '{ChangeType.REVISION.value}') ORDER BY v.id", list(sources)
+        ).fetchall()
         return [PageRevision(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
     # -------------------------------------------------------------- writes

@@ -12,6 +12,7 @@ from alerts.outbox import PendingAlert
 from alerts.render import ChangeRecord, Report, make_message_id
 from alerts.status import AlertStatus
 from crawler.archive.store import Archive, iso
+from crawler.changes.records import ChangeStatus, ChangeType
 
 log = logging.getLogger(__name__)
 
@@ -114,16 +115,17 @@ class ArchiveOutbox:
         """What happened in (start, end]: changes confirmed, revisions, changes recorded
         and still unconfirmed, conflicts; each with its evidence."""
         rows = self.db.execute(
-            "SELECT c.type, coalesce(c.status, 'confirmed'), c.tracker, c.kind, c.old_display, "
+            f"SELECT c.type, coalesce(c.status, '{ChangeStatus.CONFIRMED.value}'), c.tracker, "
+            "c.kind, c.old_display, "
             "c.new_display, f.sentence, d.source, coalesce(d.title, d.url), d.url, "
             "coalesce(f.published, d.published), "
             "(SELECT count(*) FROM corroborations k WHERE k.change_id = c.id) "
             "FROM changes c LEFT JOIN facts f ON f.id = c.new_fact_id "
             "LEFT JOIN documents d ON d.id = coalesce(f.document_id, c.document_id) "
-            "WHERE c.type != 'baseline' AND c.type != 'refinement' "
+            "WHERE c.type NOT IN (?, ?) "
             "AND coalesce(c.confirmed_at, c.detected_at) > ? "
             "AND coalesce(c.confirmed_at, c.detected_at) <= ? ORDER BY c.id",
-            [start, end]).fetchall()
+            [ChangeType.BASELINE, ChangeType.REFINEMENT, start, end]).fetchall()
         items = []
         for (type_, status, tracker, kind, old, new, sentence, source, title, url, published,
              corroborations) in rows:

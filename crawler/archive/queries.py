@@ -16,10 +16,15 @@ import sqlite_utils
 
 from alerts.status import AlertStatus
 from crawler.archive.store import ReadOnlyQuery, RunStatus
+from crawler.changes.records import ChangeStatus, ChangeType
 
 TABLES = ("sources", "documents", "versions", "facts", "changes", "corroborations", "alerts",
           "runs")
-CHANGE_TYPES = ("change", "revision", "conflict", "refinement", "baseline")
+CHANGE_TYPES = tuple(t.value for t in ChangeType)
+# SQL from the enums' values (fixed words, never input): a change's status (NULL in rows
+# older than confirmation: confirmed), and "not a tracker's first value".
+_STATUS_SQL = f"coalesce(c.status, '{ChangeStatus.CONFIRMED.value}')"
+_NOT_BASELINE_SQL = f"type != '{ChangeType.BASELINE.value}'"
 # snippet() markers: control characters never found in extracted text.
 HIT_START, HIT_END = "\x02", "\x03"
 
@@ -277,7 +282,7 @@ def list_changes(
     """
     where, params = [], []
     if status:
-        where.append("coalesce(c.status, 'confirmed') = ?")
+        where.append(f"{_STATUS_SQL} = ?")
         params.append(status)
     if story:
         where.append("c.story = ?")
@@ -289,14 +294,14 @@ def list_changes(
         where.append("c.type = ?")
         params.append(type)
     else:
-        where.append("c.type != 'baseline'")  # a tracker's first value is not a change
+        where.append(f"c.{_NOT_BASELINE_SQL}")  # a tracker's first value is not a change
     if tracker:
         where.append("c.tracker = ?")
         params.append(tracker)
     sql = f"""
         SELECT c.id, c.story, c.tracker, c.kind, c.type, c.old_value, c.new_value,
                c.old_display, c.new_display, c.old_fact_id, c.new_fact_id, c.detected_at,
-               coalesce(c.status, 'confirmed') AS status, d.id AS document_id,
+               {_STATUS_SQL} AS status, d.id AS document_id,
                coalesce(f.published, d.published) AS published, d.source, d.title, d.url,
                f.sentence,
                (SELECT count(*) FROM corroborations k WHERE k.change_id = c.id)
@@ -557,7 +562,7 @@ def demo_outcome(db: sqlite_utils.Database) -> tuple[int, list[tuple[Any, ...]],
     documents = db.execute("SELECT count(*) FROM documents").fetchone()[0]
     changes = db.execute(
         "SELECT type, tracker, old_display, new_display FROM changes "
-        "WHERE type != 'baseline' ORDER BY id").fetchall()
+        f"WHERE {_NOT_BASELINE_SQL} ORDER BY id").fetchall()
     sent = db.execute("SELECT count(*) FROM alerts WHERE status = ?",
                       [AlertStatus.SENT]).fetchone()[0]
     return documents, changes, sent
@@ -593,7 +598,7 @@ def archive_counts(db: sqlite_utils.Database) -> dict[str, Any]:
             "documents": one("SELECT count(*) FROM documents"),
             "versions": one("SELECT count(*) FROM versions"),
             "facts": one("SELECT count(*) FROM facts"),
-            "changes": one("SELECT count(*) FROM changes WHERE type != 'baseline'"),
+            "changes": one(f"SELECT count(*) FROM changes WHERE {_NOT_BASELINE_SQL}"),
             **{f"alerts:{status}": n for status, n in db.execute(
                 "SELECT status, count(*) FROM alerts GROUP BY status").fetchall()},
         }

@@ -411,13 +411,21 @@ def run_status(counts: RunCounts, source_failed: bool = False) -> RunStatus:
     return RunStatus.PARTIAL
 
 
+class StoreStatus(StrEnum):
+    """What storing a report did."""
+
+    NEW = "new"  # a document the archive did not have
+    REVISED = "revised"  # a new version of a known document
+    UNCHANGED = "unchanged"  # the same text again: only its last visit noted
+
+
 @dataclass(frozen=True)
 class Stored:
     """The outcome of storing one fetched report."""
 
     document_id: int
     version_id: int | None  # the new version, if the text changed
-    status: str  # "new" | "revised" | "unchanged"
+    status: StoreStatus
 
 
 class Archive:
@@ -690,7 +698,7 @@ class Archive:
             if row is None:
                 doc_id = self.add("documents", {"url": report.url, "first_seen": now,
                                                  "first_run": report.run_id, **meta})
-                status = "new"
+                status = StoreStatus.NEW
             else:
                 doc_id = row[0]
                 # The feed's own text standing in for a page that failed this time
@@ -700,8 +708,8 @@ class Archive:
                     # Keep what we knew when the new fetch lacks it (e.g. feed fallback).
                     meta = {k: v for k, v in meta.items() if v is not None}
                     self.db.table("documents").update(doc_id, meta)
-                    return Stored(doc_id, None, "unchanged")
-                status = "revised"
+                    return Stored(doc_id, None, StoreStatus.UNCHANGED)
+                status = StoreStatus.REVISED
             version_id = self.add(
                 "versions",
                 {

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from crawler.changes.records import ChangeStatus, ChangeType
 from crawler.cli.main import State, UsageProblem, cli, emit_json, json_option, pass_state
 from crawler.cli.output import table
 
@@ -45,7 +46,7 @@ def replay(state: State, file: Path, show_all: bool, keep: Path | None, as_json:
         events = run_replay(config, loaded.reports, path)
         archive = Archive.open_readonly(path)
         try:
-            evidence = {r["id"]: r for t in ("baseline", None)
+            evidence = {r["id"]: r for t in (ChangeType.BASELINE, None)
                         for r in list_changes(archive.db, type=t)}
         finally:
             archive.close()
@@ -66,12 +67,12 @@ def replay(state: State, file: Path, show_all: bool, keep: Path | None, as_json:
     else:
         table(["date", "tracker", "change", "type", "outlet", "sentence"],
               [[r["date"], r["tracker"], f"{r['old']} → {r['new']}" if r["old"] else r["new"],
-                r["type"] + ("" if r["status"] == "confirmed" else f" ({r['status']})")
+                r["type"] + ("" if r["status"] == ChangeStatus.CONFIRMED else f" ({r['status']})")
                 + (" ALERT" if r["alerted"] and show_all else ""),
                 r["outlet"], r["sentence"]] for r in rows])
     alerts = sum(e.detected.alerted for e in events)
     click.echo(f"replayed {len(loaded.reports)} reports ({loaded.skipped_undated} undated "
                f"skipped): {alerts} alert(s), "
                f"{sum(e.detected.status == 'unconfirmed' for e in events)} unconfirmed, "
-               f"{sum(e.detected.type == 'conflict' for e in events)} conflict(s)"
+               f"{sum(e.detected.type == ChangeType.CONFLICT for e in events)} conflict(s)"
                + (f"; archive kept in {keep}" if keep else ""), err=True)

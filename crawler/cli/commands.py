@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from crawler.changes.records import ChangeType
 from crawler.cli.main import (
     Interrupted,
     State,
@@ -128,7 +129,7 @@ def writer(config: Config) -> Iterator[Archive]:
 
 def _print_outcome(result: Any) -> None:
     for change in result.changes:
-        if change.type == "baseline":
+        if change.type == ChangeType.BASELINE:
             continue
         click.echo(f"{change.type}: {change.tracker}: {change.old_display} → "
                    f"{change.new_display} ({change.alerts} alert(s) queued)")

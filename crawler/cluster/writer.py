@@ -22,6 +22,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from enum import StrEnum
 from functools import partial
 from typing import Any
 
@@ -32,6 +33,7 @@ from crawler.archive.store import (
     ArchiveWriteError,
     RunCounts,
     RunStatus,
+    StoreStatus,
     iso,
     run_status,
     utcnow,
@@ -51,6 +53,20 @@ from crawler.extraction.records import AnalyzedReport
 log = logging.getLogger(__name__)
 
 KEEP_JOB_RECORDS = 7 * 24 * 3600  # seconds a finished job's records stay (late redeliveries)
+class Tally(StrEnum):
+    """What became of a URL in a job (``newswatch:job:<id>:docs``): how storing its
+    report went (StoreStatus's values), or why there was nothing to store."""
+
+    NEW = StoreStatus.NEW.value
+    REVISED = StoreStatus.REVISED.value
+    UNCHANGED = StoreStatus.UNCHANGED.value
+    LOST = "lost"  # the archive refused it (counted as an error of the run)
+    SEEN = "seen"  # fetched again byte for byte as archived: not extracted
+    NOT_DUE = "not-due"  # a known article not due for a revisit: not fetched
+
+
+# A URL's first outcome stands, unless it was one of these and the URL is now stored.
+_PROVISIONAL = (Tally.UNCHANGED, Tally.LOST, Tally.SEEN, Tally.NOT_DUE)
 KEEP_SEEN = timedelta(days=30)  # workers forget URLs not seen for this long (gone from feeds)
 
 
@@ -178,13 +194,13 @@ class Writer:
             self._runs[job] = self.archive.start_run(source, job=job)
         return self._runs[job]
 
-    def _tally(self, job: str, url: str, outcome: str) -> str | None:
+    def _tally(self, job: str, url: str, outcome: Tally) -> str | None:
         """Record what became of ``url`` in this job; a URL keeps its first outcome,
         unless that was a skip or a loss and it is now stored. Returns the previous."""
         docs = job_docs_key(job)
         previous: Any = retrying(self.backoff, lambda: self.r.hget(docs, url))
-        if previous is None or (previous in ("unchanged", "lost", "seen", "not-due")
-                                and outcome != previous and outcome != "not-due"):
+        if previous is None or (previous in _PROVISIONAL and outcome != previous
+                                and outcome != Tally.NOT_DUE):
             retrying(self.backoff, lambda: self.r.hset(docs, url, outcome))
         return previous
 
@@ -193,15 +209,15 @@ class Writer:
         try:
             report["run_id"] = self._run_id(job, source)
             stored = AnalyzedReport.from_dict(report)
-            status = self.archive.store(stored).status
+            status = Tally(self.archive.store(stored).status)
             self._remember(source, {stored.url: stored.raw_hash})
         except ArchiveWriteError:
             raise
         except (sqlite3.Error, KeyError, TypeError) as e:
             log.error("writer: [%s] not stored (%s: %s): %s", source, type(e).__name__, e, url)
-            status = "lost"
+            status = Tally.LOST
         previous = self._tally(job, str(url), status)
-        if status in ("new", "revised") and previous is None:
+        if status in (Tally.NEW, Tally.REVISED) and previous is None:
             self.stored += 1
 
     def _seen_again(self, job: str, source: str, body: dict[str, Any]) -> None:
@@ -212,7 +228,7 @@ class Writer:
             return
         self.archive.touch(url)
         self._remember(source, {url: body.get("raw_hash")})
-        self._tally(job, url, "seen")
+        self._tally(job, url, Tally.SEEN)
 
     def _remember(self, source: str, visits: dict[str, str | None]) -> None:
         """Tell workers what the archive now holds of these URLs (hash, visited now)."""
@@ -255,7 +271,7 @@ class Writer:
         if not_due:
             pipe = self.r.pipeline()
             for url in not_due:
-                pipe.hsetnx(job_docs_key(job), url, "not-due")
+                pipe.hsetnx(job_docs_key(job), url, Tally.NOT_DUE)
             retrying(self.backoff, pipe.execute)
         tally = list(retrying(self.backoff, lambda: self.r.hvals(job_docs_key(job))))
         # One tally entry per URL, whichever workers crawled the job (one taken over
@@ -263,10 +279,10 @@ class Writer:
         # killed between a commit and the tally finds its report unchanged when it is
         # delivered again), the rest from the tally.
         counts.new_documents, counts.new_versions = self.archive.run_stored(run_id)
-        lost = tally.count("lost")
+        lost = tally.count(Tally.LOST)
         counts.unchanged = max(0, len(tally) - lost - counts.new_documents
                                - counts.new_versions)
-        counts.fetched = max(counts.fetched, len(tally) - tally.count("not-due"))
+        counts.fetched = max(counts.fetched, len(tally) - tally.count(Tally.NOT_DUE))
         counts.lost += lost
         counts.errors += lost
         details = list(outcome.get("details") or [])

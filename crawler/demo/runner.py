@@ -25,6 +25,7 @@ from typing import Any
 import sqlite_utils
 
 from crawler.archive import queries
+from crawler.changes.records import ChangeType
 
 HERE = Path(__file__).parent
 SITE = HERE / "site"
@@ -171,7 +172,7 @@ class Watcher:
             self.echo(f"  {'fact':<12} {tracker} = {display}   «{raw}»")
         for _, type_, tracker, old, new in self._new(
                 "changes", queries.demo_new_changes(db, self.seen["changes"])):
-            if type_ == "baseline":
+            if type_ == ChangeType.BASELINE:
                 self.echo(f"  {'baseline':<12} {tracker} = {new}")
             else:
                 self.echo(f"* {type_.upper():<12} {tracker}: {old} → {new}")

@@ -20,6 +20,7 @@ from crawler.archive.store import (
     ArchiveWriteError,
     RunCounts,
     RunStatus,
+    StoreStatus,
     run_status,
     utcnow,
 )
@@ -98,11 +99,11 @@ class CrawlContext:
         """A report is archived from its feed item, its page being unusable."""
         self.counts.fallbacks += 1
 
-    def count_stored(self, status: str) -> None:
+    def count_stored(self, status: StoreStatus) -> None:
         """The archive stored a report: ``status`` is ``Stored.status``."""
-        if status == "new":
+        if status == StoreStatus.NEW:
             self.counts.new_documents += 1
-        elif status == "revised":
+        elif status == StoreStatus.REVISED:
             self.counts.new_versions += 1
         else:
             self.counts.unchanged += 1
