@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 from alert_servers import SMTPSink
 from newssite import BASELINE, NewsSite
+from support.configs import IRAQ_STORY
 
 ROOT = Path(__file__).resolve().parent.parent
 KILLS = 20
@@ -71,12 +72,7 @@ def test_kill_9_at_random_moments_then_recovery(tmp_path: Path, news_site: NewsS
 crawl: {{timeout: 5, retries: 0, autothrottle: false, extract_workers: 1}}
 sources:
   - {{name: news, type: feed, url: "{news_site.server.url}/feed.xml", revisit: 0}}
-stories:
-  - name: us-iraq-coalition
-    match: {{all: [Iraq], any: [coalition, troops]}}
-    trackers:
-      - {{name: us-troops-iraq, kind: troops, about: [Iraq], not_about: [Syria]}}
-alerts:
+{IRAQ_STORY}alerts:
   email: {{smtp: "smtp://127.0.0.1:{smtp.port}", from: "newswatch@test", to: ["desk@test"]}}
   retry: {{base: 1s, max: 1s}}
 """, encoding="utf-8")

@@ -16,6 +16,7 @@ from pathlib import Path
 from alert_servers import HangingWebhookSink
 from newssite import BASELINE, MOVED, NewsSite
 from support.archives import query
+from support.configs import IRAQ_STORY
 from support.waits import wait_until
 
 EVERY = 2  # seconds between a source's runs
@@ -40,12 +41,7 @@ crawl: {{timeout: 2, retries: 0, autothrottle: false}}
 service: {{jitter: 0, grace: {GRACE}}}
 sources:
   - {{name: news, type: feed, url: "{news_site.server.url}/feed.xml", every: {EVERY}s, revisit: 0}}
-stories:
-  - name: us-iraq-coalition
-    match: {{all: [Iraq], any: [coalition, troops]}}
-    trackers:
-      - {{name: us-troops-iraq, kind: troops, about: [Iraq], not_about: [Syria]}}
-alerts:
+{IRAQ_STORY}alerts:
   slack: {{webhook_url: "{hook.url}"}}
   retry: {{attempts: 100, base: 1s, max: 1s}}
   every: 1s

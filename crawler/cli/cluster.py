@@ -22,14 +22,7 @@ from crawler.cli.main import (
     library_errors,
     pass_state,
 )
-from crawler.config.model import ClusterConfig, Config
-
-
-def _cluster(config: Config) -> ClusterConfig:
-    if config.cluster is None:
-        raise UsageProblem("no cluster: section in the config; add one, e.g. "
-                           "cluster: {redis: 'redis://HOST:6379/0'} (README, Scale-out)")
-    return config.cluster
+from crawler.config.model import ClusterConfig
 
 
 @cli.command()
@@ -52,7 +45,7 @@ def worker(state: State, name: str | None, workdir: Path | None, parallel: int,
     from crawler.scraping.reactor import run_on_reactor
 
     config = state.config
-    _cluster(config)
+    config.require_cluster()
     name = name or f"{socket.gethostname()}-{os.getpid()}"
     with tempfile.TemporaryDirectory(prefix="newswatch-worker-") as scratch:
         folder = workdir or Path(scratch)
@@ -73,7 +66,7 @@ def writer(state: State) -> None:
     from crawler.cluster.writer import Writer
 
     config = state.config
-    _cluster(config)
+    config.require_cluster()
     stop = threading.Event()
 
     def stopping(signum: int, frame: Any) -> None:
@@ -109,9 +102,8 @@ def enqueue(state: State, source_names: tuple[str, ...], as_json: bool) -> None:
     from crawler.cluster.frontier import enqueue as queue
 
     config = state.config
-    settings = _cluster(config)
-    names = [config.source(n).name for n in source_names] or [
-        s.name for s in config.sources if s.enabled]
+    settings = config.require_cluster()
+    names = [s.name for s in config.chosen_sources(source_names)]
     r = client(settings.redis)
     try:
         queued = retrying(Backoff("enqueue", settings.redis, longest=2),
@@ -178,7 +170,7 @@ def show_cluster(view: dict[str, Any]) -> None:
 @library_errors
 def status(state: State, as_json: bool) -> None:
     """Jobs waiting and running, reports not yet archived, workers (last seen, pages/s)."""
-    view = cluster_view(_cluster(state.config))
+    view = cluster_view(state.config.require_cluster())
     if "error" in view:
         raise UsageProblem(view["error"])
     if as_json:

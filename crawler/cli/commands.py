@@ -62,9 +62,7 @@ def crawl(state: State, source_names: tuple[str, ...], as_json: bool) -> None:
     from crawler.scraping.reactor import run_on_reactor
 
     config = state.config
-    sources = [config.source(n) for n in source_names] or [
-        s for s in config.sources if s.enabled
-    ]
+    sources = config.chosen_sources(source_names)
     with writer(config) as archive:
         extractor = Extractor(config.crawl.extract_workers, config.crawl.extract_timeout)
         status, progress = _progress_printer()

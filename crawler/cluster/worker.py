@@ -92,10 +92,8 @@ class Worker:
 
     def __init__(self, config: Config, name: str, workdir: Path, parallel: int = 4,
                  scrapy_overrides: Mapping[str, Any] | None = None):
-        if config.cluster is None:
-            raise ConfigError("no cluster: section in the config (cluster: {redis: URL})")
+        self.cluster: ClusterConfig = config.require_cluster()
         self.config = config
-        self.cluster: ClusterConfig = config.cluster
         self.name = name
         self.workdir = workdir
         self.parallel = max(1, parallel)  # jobs crawled at once, as `crawl` crawls sources

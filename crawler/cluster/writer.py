@@ -47,7 +47,7 @@ from crawler.cluster.frontier import (
     job_key,
     seen_key,
 )
-from crawler.config.model import ClusterConfig, Config, ConfigError
+from crawler.config.model import ClusterConfig, Config
 from crawler.extraction.records import AnalyzedReport
 
 log = logging.getLogger(__name__)
@@ -76,10 +76,8 @@ class Writer:
     def __init__(self, config: Config, archive: Archive, consumer: str = "writer",
                  batch: int = 200, after: Callable[[Archive, Config], Any] | None = None,
                  stop: threading.Event | None = None):
-        if config.cluster is None:
-            raise ConfigError("no cluster: section in the config (cluster: {redis: URL})")
+        self.cluster: ClusterConfig = config.require_cluster()
         self.config = config
-        self.cluster: ClusterConfig = config.cluster
         self.archive = archive
         self.consumer = consumer
         self.batch = batch

@@ -11,6 +11,7 @@ import ipaddress
 import math
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -235,6 +236,17 @@ class Config:
                 return source
         known = ", ".join(s.name for s in self.sources) or "none"
         raise ConfigError(f"no source named {name!r} (configured: {known})")
+
+    def chosen_sources(self, names: Iterable[str] = ()) -> list[Source]:
+        """The sources named (ConfigError for an unknown name), or every enabled one."""
+        return [self.source(n) for n in names] or [s for s in self.sources if s.enabled]
+
+    def require_cluster(self) -> ClusterConfig:
+        """The ``cluster:`` section; ConfigError saying what to add when there is none."""
+        if self.cluster is None:
+            raise ConfigError("no cluster: section in the config; add one, e.g. "
+                              "cluster: {redis: 'redis://HOST:6379/0'} (README, Scale-out)")
+        return self.cluster
 
     @property
     def trackers(self) -> dict[str, Tracker]:

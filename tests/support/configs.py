@@ -10,6 +10,15 @@ from pathlib import Path
 
 from newssite import NewsSite
 
+# The story the news site's articles tell, with the tracker most tests watch.
+IRAQ_STORY = """stories:
+  - name: us-iraq-coalition
+    match: {all: [Iraq], any: [coalition, troops]}
+    trackers:
+      - {name: us-troops-iraq, label: US troops in Iraq, kind: troops, about: [Iraq],
+         not_about: [Syria]}
+"""
+
 
 def alerting_config(tmp_path: Path, news_site: NewsSite, smtp_port: int, slack_url: str) -> Path:
     """A feed source on the news site, the us-troops-iraq and coalition-end trackers,
@@ -20,13 +29,7 @@ def alerting_config(tmp_path: Path, news_site: NewsSite, smtp_port: int, slack_u
 crawl: {{timeout: 2, retries: 0, autothrottle: false, cache_dir: {tmp_path / 'cache'}}}
 sources:
   - {{name: news, type: feed, url: "{news_site.server.url}/feed.xml", revisit: 0}}
-stories:
-  - name: us-iraq-coalition
-    match: {{all: [Iraq], any: [coalition, troops]}}
-    trackers:
-      - {{name: us-troops-iraq, label: US troops in Iraq, kind: troops, about: [Iraq],
-         not_about: [Syria]}}
-      - {{name: coalition-end, label: Coalition mission end, kind: timeline,
+{IRAQ_STORY}      - {{name: coalition-end, label: Coalition mission end, kind: timeline,
          about: [coalition, mission], cues: [end, conclude]}}
 alerts:
   email: {{smtp: "smtp://127.0.0.1:{smtp_port}", from: "newswatch@test", to: ["desk@test"],
@@ -49,13 +52,7 @@ service: {{jitter: 0, grace: 5}}
 sources:
   - {{name: news, type: feed, url: "{news_site.server.url}/feed.xml", every: 1s, revisit: 0}}
   - {{name: dead, type: feed, url: "{news_site.server.url}/missing/feed.xml", every: 1s}}
-stories:
-  - name: us-iraq-coalition
-    match: {{all: [Iraq], any: [coalition, troops]}}
-    trackers:
-      - {{name: us-troops-iraq, label: US troops in Iraq, kind: troops, about: [Iraq],
-         not_about: [Syria]}}
-alerts:
+{IRAQ_STORY}alerts:
   email: {{smtp: "smtp://127.0.0.1:{smtp_port}", from: "newswatch@test", to: ["desk@test"]}}
   every: 1s
 """,
