@@ -10,7 +10,7 @@ import logging
 from datetime import UTC, datetime
 
 from alerts.channels import AppriseChannel, Channel, EmailChannel, MailboxChannel, SlackChannel
-from alerts.digest import Digest, make_digest_message_id, render_digest
+from alerts.digest import make_digest_message_id, render_digest
 from alerts.outbox import DeliveryReport, RetryPolicy, deliver
 from alerts.render import Message
 from crawler.archive.outbox import ArchiveOutbox
@@ -58,7 +58,7 @@ def _outbox(archive: Archive, config: Config) -> ArchiveOutbox:
     return ArchiveOutbox(archive, tracker_titles(config), timezone=tz)
 
 
-def _digest_start(outbox: ArchiveOutbox, end: datetime) -> str:
+def _digest_start(outbox: ArchiveOutbox) -> str:
     """A digest covers what happened since the last one (or since the archive began)."""
     return outbox.last_digest_end() or iso(datetime(1970, 1, 1, tzinfo=UTC))
 
@@ -68,7 +68,7 @@ def queue_digest(archive: Archive, config: Config, now: datetime | None = None) 
     service's digest job); None when nothing happened since."""
     outbox = _outbox(archive, config)
     end = now or datetime.now(UTC)
-    digest_id = outbox.queue_digest(_digest_start(outbox, end), iso(end),
+    digest_id = outbox.queue_digest(_digest_start(outbox), iso(end),
                                     config.alerts.channels)
     if digest_id is not None:
         log.info("digest %d queued for %d channel(s)", digest_id, len(config.alerts.channels))
@@ -78,8 +78,5 @@ def queue_digest(archive: Archive, config: Config, now: datetime | None = None) 
 def preview_digest(archive: Archive, config: Config) -> Message:
     """The digest the next period would send if it ended now (nothing is queued)."""
     outbox = _outbox(archive, config)
-    end = datetime.now(UTC)
-    tz = outbox.timezone
-    start = _digest_start(outbox, end)
-    digest = Digest(start, iso(end), tz, tuple(outbox.digest_items(start, iso(end))))
+    digest = outbox.digest_between(_digest_start(outbox), iso(datetime.now(UTC)))
     return render_digest(digest, make_digest_message_id(0, digest))

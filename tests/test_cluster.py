@@ -547,13 +547,13 @@ def test_a_redelivered_report_is_archived_once_and_counted_once(
                          "body": json.dumps(body)})
     archive = Archive.open(config.archive)
     try:
-        dying = Writer(config, archive, consumer="writer")
+        dying = Writer(config, archive)
         entries = dying._read(0.1)
         assert len(entries) == 3
         for _id, fields in entries:
             dying._handle(fields)  # stored, then "killed" before the acknowledgement
         dying.close()
-        successor = Writer(config, archive, consumer="writer")
+        successor = Writer(config, archive)
         assert successor.step() == 3  # its pending entries, read again
         successor.close()
     finally:

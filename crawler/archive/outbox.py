@@ -140,6 +140,10 @@ class ArchiveOutbox:
     def digest(self, digest_id: int) -> Digest:
         start, end = self.db.execute("SELECT start, end FROM digests WHERE id = ?",
                                      [digest_id]).fetchone()
+        return self.digest_between(start, end)
+
+    def digest_between(self, start: str, end: str) -> Digest:
+        """The digest of what happened in (start, end]."""
         return Digest(start, end, self.timezone, tuple(self.digest_items(start, end)))
 
     def queue_digest(self, start: str, end: str, channels: list[str]) -> int | None:

@@ -60,14 +60,11 @@ class SecretsFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str | None]):
         super().__init__()
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self.secrets = [s for s in secrets if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
+            record.msg, record.args = mask(record.getMessage(), self.secrets), None
         return True
 
 

@@ -90,21 +90,17 @@ class JobArchive:
 class Worker:
     """One worker process: crawls up to ``parallel`` jobs at once until cancelled."""
 
-    def __init__(self, config: Config, name: str, workdir: Path, parallel: int = 4,
-                 scrapy_overrides: Mapping[str, Any] | None = None):
+    def __init__(self, config: Config, name: str, workdir: Path, parallel: int = 4):
         self.cluster: ClusterConfig = config.require_cluster()
         self.config = config
         self.name = name
         self.workdir = workdir
         self.parallel = max(1, parallel)  # jobs crawled at once, as `crawl` crawls sources
-        self.extra = dict(scrapy_overrides or {})
         self.backoff = Backoff(f"worker {name}", self.cluster.redis)
-        self.active: dict[str, Job] = {}  # jobs claimed and not yet acknowledged
-        self.handed_back: set[str] = set()  # jobs given back while stopping
 
     async def run(self, jobs: int | None = None) -> int:
         """Claim and crawl jobs (``jobs`` of them, or until cancelled); returns jobs done."""
-        from crawler.scraping.settings import scrapy_settings
+        from crawler.scraping.settings import DOWNLOADER_MIDDLEWARES
 
         self.workdir.mkdir(parents=True, exist_ok=True)
         r = async_client(self.cluster.redis)
@@ -118,11 +114,10 @@ class Worker:
         archive = Archive.open(local.archive)
         extractor = Extractor(self.config.crawl.extract_workers,
                               self.config.crawl.extract_timeout)
-        middlewares = dict(scrapy_settings(self.config.crawl, self.workdir)
-                           .getdict("DOWNLOADER_MIDDLEWARES"))
-        middlewares[MIDDLEWARE] = 950  # after the HTTP cache: a fresh cached answer needs none
+        # The slots after the HTTP cache: a fresh cached answer needs none.
+        middlewares = {**DOWNLOADER_MIDDLEWARES, MIDDLEWARE: 950}
         overrides = {"DOWNLOADER_MIDDLEWARES": middlewares, "NEWSWATCH_DOMAIN_SLOTS": slots,
-                     "HTTPCACHE_DIR": str(self.workdir / "http-cache"), **self.extra}
+                     "HTTPCACHE_DIR": str(self.workdir / "http-cache")}
         log.info("worker %s: waiting for jobs at %s (%d at a time)", self.name,
                  self.backoff.url, self.parallel)
         done = 0
@@ -136,11 +131,15 @@ class Worker:
                 if job is None:
                     continue
                 done += 1  # counted when taken, so --max-jobs N takes exactly N
-                await self._run_job(job, frontier, slots, local, archive, extractor,
-                                    overrides)
+                await self._run_job(job, frontier, local, archive, extractor, overrides)
 
         try:
-            await asyncio.gather(*(take_jobs() for _ in range(self.parallel)))
+            # return_exceptions: when stopped, wait for every job to hand itself back (an
+            # idle one's cancellation would otherwise end the gather, and the worker, at once)
+            for outcome in await asyncio.gather(*(take_jobs() for _ in range(self.parallel)),
+                                                return_exceptions=True):
+                if isinstance(outcome, BaseException):
+                    raise outcome
         finally:
             beating.cancel()
             with contextlib.suppress(BaseException):
@@ -155,9 +154,8 @@ class Worker:
                 await r.aclose()
         return done
 
-    async def _run_job(self, job: Job, frontier: Frontier, slots: DomainSlots, local: Config,
-                       archive: Archive, extractor: Extractor,
-                       overrides: dict[str, Any]) -> None:
+    async def _run_job(self, job: Job, frontier: Frontier, local: Config, archive: Archive,
+                       extractor: Extractor, overrides: dict[str, Any]) -> None:
         try:
             source = self.config.source(job.source)
         except ConfigError as e:
@@ -173,16 +171,11 @@ class Worker:
                                                "counts": {"errors": 1}, "details": [reason]})
             return
         log.info("worker %s: job %s: crawling %s", self.name, job.id, source.name)
-        self.active[job.id] = job
         self.heartbeat.progress(job.id, 0, 0)
         try:
             outcome = await self._crawl(job, source, frontier, local, archive, extractor,
                                         overrides)
-        except asyncio.CancelledError:
-            await self._hand_back(frontier, job)  # (if _crawl has not: stopped before it)
-            raise
         finally:
-            self.active.pop(job.id, None)
             self.heartbeat.live.pop(job.id, None)  # stopped or taken over: not running
         if outcome is not None and await self._finish(frontier, job, outcome):
             log.info("worker %s: job %s done: %s, %d fetched, %d errors", self.name, job.id,
@@ -196,7 +189,11 @@ class Worker:
         (this worker was cut off for longer than the lease) and the crawl stopped."""
         from crawler.scraping.crawl import crawl_sources
 
-        seen = await retrying_async(self.backoff, lambda: frontier.seen(job.source))
+        try:
+            seen = await retrying_async(self.backoff, lambda: frontier.seen(job.source))
+        except asyncio.CancelledError:
+            await self._hand_back(frontier, job)
+            raise
         remote = JobArchive(frontier, job, self.backoff, seen)
 
         def progress(ctx: CrawlContext) -> None:
@@ -236,12 +233,11 @@ class Worker:
         return bool(done)
 
     async def _hand_back(self, frontier: Frontier, job: Job) -> None:
-        """Stopping: the job goes to another worker at once (once per job)."""
-        if job.id in self.handed_back:
-            return
-        self.handed_back.add(job.id)
+        """Stopping: the job goes to another worker at once."""
         try:
-            if await asyncio.wait_for(frontier.hand_back(job), 5):
+            # (retried: a call cut by the same stop may have left a connection closed)
+            if await asyncio.wait_for(
+                    retrying_async(self.backoff, lambda: frontier.hand_back(job)), 5):
                 log.warning("worker %s: job %s (%s) handed back for another worker",
                             self.name, job.id, job.source)
         except (TimeoutError, *DOWN) as e:

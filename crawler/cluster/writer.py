@@ -52,6 +52,7 @@ from crawler.extraction.records import AnalyzedReport
 
 log = logging.getLogger(__name__)
 
+BATCH = 200  # messages read at once (the one writer is the group's one consumer)
 KEEP_JOB_RECORDS = 7 * 24 * 3600  # seconds a finished job's records stay (late redeliveries)
 class Tally(StrEnum):
     """What became of a URL in a job (``newswatch:job:<id>:docs``): how storing its
@@ -73,14 +74,12 @@ KEEP_SEEN = timedelta(days=30)  # workers forget URLs not seen for this long (go
 class Writer:
     """Consume the reports stream into the archive."""
 
-    def __init__(self, config: Config, archive: Archive, consumer: str = "writer",
-                 batch: int = 200, after: Callable[[Archive, Config], Any] | None = None,
+    def __init__(self, config: Config, archive: Archive,
+                 after: Callable[[Archive, Config], Any] | None = None,
                  stop: threading.Event | None = None):
         self.cluster: ClusterConfig = config.require_cluster()
         self.config = config
         self.archive = archive
-        self.consumer = consumer
-        self.batch = batch
         # What follows a finished run (default: facts, changes and alert delivery, as
         # after `crawl`; the service detects here and delivers in its own thread).
         self.after = after
@@ -91,7 +90,6 @@ class Writer:
         self.reseed = False  # Redis was emptied: seed the workers' record again
         self._runs: dict[str, int] = {}  # job -> its run in the archive (kept there too)
         self.stored = 0  # reports stored by this writer (new or revised)
-        self.runs = 0  # runs finished by this writer
         archive.sync_sources(config.sources)
         retrying(self.backoff, lambda: ensure_group(self.r, REPORTS, WRITER))
 
@@ -140,12 +138,12 @@ class Writer:
         try:
             if self.backlog:
                 entries = self._entries(self.r.xreadgroup(
-                    WRITER, self.consumer, {REPORTS: "0"}, count=self.batch))
+                    WRITER, WRITER, {REPORTS: "0"}, count=BATCH))
                 if entries:
                     return entries
                 self.backlog = False
             return self._entries(self.r.xreadgroup(
-                WRITER, self.consumer, {REPORTS: ">"}, count=self.batch,
+                WRITER, WRITER, {REPORTS: ">"}, count=BATCH,
                 block=int(block * 1000)))
         except redis.exceptions.ResponseError as e:
             if "NOGROUP" not in str(e):
@@ -297,7 +295,6 @@ class Writer:
         retrying(self.backoff, pipe.execute)
         self._forget_old(source)
         self._runs.pop(job, None)
-        self.runs += 1
         log.info("writer: [%s run %s] %s: %d new, %d revised, %d unchanged", source, run_id,
                  status, counts.new_documents, counts.new_versions, counts.unchanged)
         return 1
