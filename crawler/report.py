@@ -20,8 +20,9 @@ import html
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
+from alerts.render import safe_url
 from crawler.archive.analyst import Held, Statement, Timeline
 
 # Okabe–Ito and Tableau colours: distinguishable, also for colour-blind readers.
@@ -45,7 +46,8 @@ def esc(value: object) -> str:
 
 def web_link(url: str | None, sentence: str | None = None) -> str | None:
     """``url`` (http or https only), scrolled to ``sentence`` with a text fragment."""
-    if not url or urlsplit(url).scheme.lower() not in ("http", "https"):
+    url = safe_url(url)
+    if url is None:
         return None
     base = url.split("#", 1)[0]
     words = (sentence or "").split()

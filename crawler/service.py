@@ -30,13 +30,20 @@ import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from crawler.archive.lock import ArchiveLock
 from crawler.archive.store import Archive
 from crawler.changes.records import ChangeType
-from crawler.config.model import Config, ConfigError, DigestConfig, Source, load_config
+from crawler.config.model import (
+    DEFAULT_EVERY,
+    Config,
+    ConfigError,
+    DigestConfig,
+    Source,
+    load_config,
+)
 from crawler.extraction.pages import Extractor
 from crawler.pipeline import detect, recover
 from crawler.scraping.crawl import crawl_sources
@@ -63,7 +70,7 @@ def _trigger(source: Source, jitter: int) -> Any:
 
     if source.cron:
         return CronTrigger.from_crontab(source.cron, timezone=UTC)
-    every = source.every or timedelta(minutes=30)
+    every = source.every or DEFAULT_EVERY
     # Jitter never more than half the interval, so short test intervals stay regular.
     limit = min(jitter, int(every.total_seconds() / 2))
     return IntervalTrigger(seconds=every.total_seconds(), jitter=limit or None, timezone=UTC)

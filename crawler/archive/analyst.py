@@ -18,14 +18,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
-from crawler.archive.changes import FACT_SQL
-from crawler.changes.records import ACCEPTED, ChangeStatus, ChangeType, FactRecord
+from crawler.archive.changes import FACT_SQL, STATUS_SQL
+from crawler.changes.records import ACCEPTED, SETS_VALUE, ChangeStatus, ChangeType, FactRecord
 from crawler.changes.rules import outlet, voices
 
 #: change types whose (confirmed) rows set a tracker's value
 VALUE_TYPES = tuple(t.value for t in ACCEPTED)
 #: change types that replace the value (a refinement only states it more precisely)
-_REPLACING = (ChangeType.BASELINE.value, ChangeType.CHANGE.value, ChangeType.REVISION.value)
 
 
 class Executes(Protocol):
@@ -170,11 +169,10 @@ def plot_value(kind: str | None, value: str, number: float | None, low: float | 
 
 def tracker_timeline(db: Executes, tracker: str) -> Timeline:
     """Everything the tracker's page, chart and summary show, read in a few queries."""
-    changes = _dicts(db, "SELECT id, type, coalesce(status, ?) AS status, new_fact_id, "
+    changes = _dicts(db, f"SELECT id, type, {STATUS_SQL} AS status, new_fact_id, "
                          "new_value, new_display, old_display, detected_at, kind, story "
-                         "FROM changes "
-                         "WHERE tracker = ? AND kind != 'text' ORDER BY id",
-                     [ChangeStatus.CONFIRMED.value, tracker])
+                         "FROM changes c "
+                         "WHERE tracker = ? AND kind != 'text' ORDER BY id", [tracker])
     records = {r["id"]: FactRecord.from_row(r) for r in _dicts(
         db, f"SELECT * FROM ({FACT_SQL} WHERE f.tracker = ?) "
             "ORDER BY day, version_id, start, id", [tracker])}
@@ -232,7 +230,7 @@ def tracker_timeline(db: Executes, tracker: str) -> Timeline:
                          fact.low if fact else None, fact.high if fact else None),
             since=since, fact_id=c["new_fact_id"], old_display=c["old_display"],
             detected_at=c["detected_at"]))
-        if c["type"] in _REPLACING:
+        if c["type"] in SETS_VALUE:
             last_set = c["id"]
 
     cur = timeline.current

@@ -16,18 +16,19 @@ from alerts.status import AlertStatus
 from crawler.archive.store import Archive, RunStatus, iso
 from crawler.changes.records import (
     ACCEPTED,
+    SETS_VALUE,
     TEXT_KIND,
     ChangeStatus,
     ChangeType,
     FactRecord,
 )
 
+# SQL from the enums' values (fixed words, never input).
 _ACCEPTED_SQL = ", ".join(f"'{t.value}'" for t in ACCEPTED)
-_CONFIRMED_SQL = f"coalesce(c.status, '{ChangeStatus.CONFIRMED.value}') = " \
-                 f"'{ChangeStatus.CONFIRMED.value}'"
-# What sets a tracker's value (refinements make it finer; they do not replace it).
-_SETS_VALUE_SQL = ", ".join(
-    f"'{t.value}'" for t in (ChangeType.BASELINE, ChangeType.CHANGE, ChangeType.REVISION))
+_SETS_VALUE_SQL = ", ".join(f"'{t.value}'" for t in SETS_VALUE)
+#: a change's status (``c``); NULL in rows older than confirmation: confirmed
+STATUS_SQL = f"coalesce(c.status, '{ChangeStatus.CONFIRMED.value}')"
+_CONFIRMED_SQL = f"{STATUS_SQL} = '{ChangeStatus.CONFIRMED.value}'"
 
 # The last run of a source's first crawl: its first run that finished (a failed or
 # interrupted first run is not the end of the first crawl). Versions fetched up to it are

@@ -11,8 +11,9 @@ from alerts.digest import Digest, DigestItem, make_digest_message_id, render_dig
 from alerts.outbox import PendingAlert
 from alerts.render import ChangeRecord, Report, make_message_id
 from alerts.status import AlertStatus
+from crawler.archive.changes import STATUS_SQL
 from crawler.archive.store import Archive, iso
-from crawler.changes.records import ChangeStatus, ChangeType
+from crawler.changes.records import ChangeType
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +93,22 @@ class ArchiveOutbox:
             sql += " AND next_attempt <= ?"
             params.append(iso(now))
         pending = []
+        # One row per channel: each change and digest is read once, whatever the channels.
+        digests: dict[int, Digest] = {}
+        changes: dict[int, ChangeRecord] = {}
         for alert_id, change_id, channel, attempts, digest_id in self.db.execute(
                 sql + " ORDER BY id", params).fetchall():
             if digest_id is not None:
-                digest = self.digest(digest_id)
+                if digest_id not in digests:
+                    digests[digest_id] = self.digest(digest_id)
+                digest = digests[digest_id]
                 message_id = make_digest_message_id(alert_id, digest)
                 pending.append(PendingAlert(alert_id, channel, attempts, None, message_id,
                                             render_digest(digest, message_id)))
                 continue
-            change = self.change_record(change_id)
+            if change_id not in changes:
+                changes[change_id] = self.change_record(change_id)
+            change = changes[change_id]
             pending.append(PendingAlert(alert_id, channel, attempts, change,
                                         make_message_id(alert_id, change)))
         return pending
@@ -115,7 +123,7 @@ class ArchiveOutbox:
         """What happened in (start, end]: changes confirmed, revisions, changes recorded
         and still unconfirmed, conflicts; each with its evidence."""
         rows = self.db.execute(
-            f"SELECT c.type, coalesce(c.status, '{ChangeStatus.CONFIRMED.value}'), c.tracker, "
+            f"SELECT c.type, {STATUS_SQL}, c.tracker, "
             "c.kind, c.old_display, "
             "c.new_display, f.sentence, d.source, coalesce(d.title, d.url), d.url, "
             "coalesce(f.published, d.published), "

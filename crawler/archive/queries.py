@@ -15,15 +15,14 @@ from typing import Any
 import sqlite_utils
 
 from alerts.status import AlertStatus
+from crawler.archive.changes import STATUS_SQL
 from crawler.archive.store import ReadOnlyQuery, RunStatus
-from crawler.changes.records import ChangeStatus, ChangeType
+from crawler.changes.records import ChangeType
 
 TABLES = ("sources", "documents", "versions", "facts", "changes", "corroborations", "alerts",
           "runs")
 CHANGE_TYPES = tuple(t.value for t in ChangeType)
-# SQL from the enums' values (fixed words, never input): a change's status (NULL in rows
-# older than confirmation: confirmed), and "not a tracker's first value".
-_STATUS_SQL = f"coalesce(c.status, '{ChangeStatus.CONFIRMED.value}')"
+# SQL from the enum's value (a fixed word, never input): not a tracker's first value.
 _NOT_BASELINE_SQL = f"type != '{ChangeType.BASELINE.value}'"
 # snippet() markers: control characters never found in extracted text.
 HIT_START, HIT_END = "\x02", "\x03"
@@ -282,7 +281,7 @@ def list_changes(
     """
     where, params = [], []
     if status:
-        where.append(f"{_STATUS_SQL} = ?")
+        where.append(f"{STATUS_SQL} = ?")
         params.append(status)
     if story:
         where.append("c.story = ?")
@@ -301,7 +300,7 @@ def list_changes(
     sql = f"""
         SELECT c.id, c.story, c.tracker, c.kind, c.type, c.old_value, c.new_value,
                c.old_display, c.new_display, c.old_fact_id, c.new_fact_id, c.detected_at,
-               {_STATUS_SQL} AS status, d.id AS document_id,
+               {STATUS_SQL} AS status, d.id AS document_id,
                coalesce(f.published, d.published) AS published, d.source, d.title, d.url,
                f.sentence,
                (SELECT count(*) FROM corroborations k WHERE k.change_id = c.id)

@@ -26,6 +26,8 @@ class ChangeStatus(StrEnum):
 
 #: change types that set a tracker's value
 ACCEPTED = (ChangeType.BASELINE, ChangeType.CHANGE, ChangeType.REVISION, ChangeType.REFINEMENT)
+#: change types that replace a tracker's value (refinements make it finer instead)
+SETS_VALUE = (ChangeType.BASELINE, ChangeType.CHANGE, ChangeType.REVISION)
 #: change types that alert (conflicts only when configured)
 ALERTED = (ChangeType.CHANGE, ChangeType.REVISION)
 #: figure forms that never move a tracker: they cannot contradict a stated figure

@@ -14,7 +14,7 @@ import click
 
 from crawler.cli import output
 from crawler.cli.main import State, cli, emit_json, json_option, library_errors, pass_state
-from crawler.cli.names import check_names
+from crawler.cli.names import open_checked
 from crawler.cli.output import Column, table
 
 if TYPE_CHECKING:  # imported when a command runs: other commands start without them
@@ -25,12 +25,9 @@ def load_timelines(state: State, story: str | None, tracker: str | None) -> list
     """The timelines of the configured trackers (config order), then of trackers only the
     archive knows; only ``story``'s or only ``tracker`` when given (names checked)."""
     from crawler.archive.analyst import timeline_trackers, tracker_timeline
-    from crawler.archive.store import Archive
-
     config = state.config
-    archive = Archive.open_readonly(config.archive)
+    archive = open_checked(config, story=story, tracker=tracker)
     try:
-        check_names(config, archive.db, story=story, tracker=tracker)
         names = [t.name for s in config.stories if story in (None, s.name) for t in s.trackers]
         names += [n for n in timeline_trackers(archive.db) if n not in config.trackers]
         timelines = [tracker_timeline(archive.db, n) for n in names if tracker in (None, n)]

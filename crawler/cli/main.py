@@ -176,8 +176,7 @@ class State:
         if self._config is None:
             try:
                 self._config = load_config(self.config_path)
-            except (ConfigError, ValueError) as e:
-                # ValueError: a value the config reader could not parse ("http://[bad").
+            except ConfigError as e:
                 raise UsageProblem(mask(f"config error: {e}", referenced_secrets(
                     self.config_path))) from None
             self.configure_logging(self._config)

@@ -15,6 +15,7 @@ from crawler.config.model import Config
 
 if TYPE_CHECKING:
     from crawler.archive.analyst import Executes
+    from crawler.archive.store import Archive
 
 _PLURAL = {"source": "sources", "story": "stories", "tracker": "trackers"}
 
@@ -53,3 +54,16 @@ def check_names(config: Config, db: Executes, **given: str | None) -> None:
     for what, name in wanted.items():
         if name not in configured[what] and name not in archived[what]:
             raise UsageProblem(unknown_name(what, name, configured[what], archived[what]))
+
+
+def open_checked(config: Config, **names: str | None) -> Archive:
+    """The archive, read-only, once the source/story/tracker names given are known ones."""
+    from crawler.archive.store import Archive
+
+    archive = Archive.open_readonly(config.archive)
+    try:
+        check_names(config, archive.db, **names)
+    except BaseException:
+        archive.close()
+        raise
+    return archive

@@ -42,23 +42,12 @@ from crawler.cli.main import (
     library_errors,
     pass_state,
 )
-from crawler.cli.names import check_names
+from crawler.cli.names import open_checked
 from crawler.cli.output import Column, cell, console, highlighted, rich_diff, table
 from crawler.config.model import ConfigError, parse_interval
 
 # ====================================================================== helpers
 
-
-
-def _open(state: State, **names: str | None) -> Archive:
-    """The archive, read-only, once the source/story/tracker names given are known ones."""
-    archive = Archive.open_readonly(state.config.archive)
-    try:
-        check_names(state.config, archive.db, **names)
-    except BaseException:
-        archive.close()
-        raise
-    return archive
 
 
 def _brackets(snippet: str) -> str:
@@ -131,7 +120,7 @@ def search(state: State, query: str, source: str | None, story: str | None,
     best match first with --order rank). Words are matched as typed, with
     punctuation ignored; "a phrase", OR, NOT, NEAR(a b), prefix* and title:word work.
     """
-    archive = _open(state, source=source, story=story)
+    archive = open_checked(state.config, source=source, story=story)
     try:
         rows = search_documents(archive.db, query, source=source, story=story, since=since,
                                 limit=limit, order=order)
@@ -224,7 +213,7 @@ def facts_history(state: State, tracker: str, as_json: bool) -> None:
     from crawler.archive.analyst import tracker_timeline
 
     configured = state.config.trackers
-    archive = _open(state, tracker=tracker)
+    archive = open_checked(state.config, tracker=tracker)
     try:
         rows = tracker_history(archive.db, tracker)
         timeline = tracker_timeline(archive.db, tracker)
@@ -330,7 +319,7 @@ def _ordinal(day: str | None) -> int:
 def facts_list(state: State, story: str | None, kind: str | None, tracker: str | None,
                limit: int, as_json: bool) -> None:
     """List archived facts, newest report first."""
-    archive = _open(state, story=story, tracker=tracker)
+    archive = open_checked(state.config, story=story, tracker=tracker)
     try:
         rows = list_facts(archive.db, story=story, kind=kind, tracker=tracker, limit=limit)
     finally:
@@ -369,7 +358,7 @@ def show(state: State, ref: str, versions: tuple[int, ...], diff: bool, as_json:
         raise UsageProblem("version ids A B are only used with --diff")
     if diff and len(versions) not in (0, 2):
         raise UsageProblem("--diff takes no version ids or two (A B)")
-    archive = _open(state)
+    archive = open_checked(state.config)
     try:
         doc = find_document(archive.db, ref)
         if doc is None:
@@ -456,7 +445,7 @@ def changes(state: State, story: str | None, tracker: str | None, since: str | N
 
     Each with the new value's source, sentence and link, and how many reports corroborate it.
     """
-    archive = _open(state, story=story, tracker=tracker)
+    archive = open_checked(state.config, story=story, tracker=tracker)
     try:
         rows = list_changes(archive.db, story=story, since=since, type=type_, tracker=tracker,
                             limit=limit or None, status="unconfirmed" if unconfirmed else None)
@@ -516,7 +505,7 @@ def sql(state: State, query: str, fmt: str, timeout: float) -> None:
 
     limits = QueryLimits(None, timeout)
     with on_sigint(limits.interrupt):  # before the archive opens: no window without it
-        archive = _open(state)
+        archive = open_checked(state.config)
         try:
             limits.conn = archive.db.conn
             with limits, _output_errors("the output"):
@@ -568,7 +557,7 @@ def export(state: State, fmt: str, table_name: str, output: str | None) -> None:
     """Export one archive table as CSV, a JSON array or JSON lines."""
     from crawler.archive.store import unusable
 
-    archive = _open(state)
+    archive = open_checked(state.config)
     try:
         headers, rows = export_rows(archive.db, table_name)
         if output:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import yaml
 
@@ -351,9 +351,27 @@ def _revisit(value: Any, key: str) -> timedelta:
     return parse_interval(value, key)
 
 
+def _split(url: str, key: str, expected: str) -> SplitResult:
+    """``urlsplit(url)``; a URL it cannot read ("http://[bad") is an error naming ``key``."""
+    try:
+        return urlsplit(url)
+    except ValueError as e:
+        raise _fail(key, expected, url) from e
+
+
+def _cron(cron: str, key: str, example: str) -> None:
+    """A crontab line APScheduler can read, or an error naming ``key``."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(cron)
+    except ValueError as e:
+        raise _fail(key, f"a crontab expression like '{example}'", cron) from e
+
+
 def _url(value: Any, key: str) -> str:
     url = _str(value, key, required=True)
-    parts = urlsplit(url)
+    parts = _split(url, key, "an http(s) URL")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise _fail(key, "an http(s) URL", url, "Write the full address, e.g. https://host/path")
     return url
@@ -409,12 +427,7 @@ def _source(raw: Any, key: str, crawl: CrawlConfig) -> Source:
     if every is not None and cron is not None:
         raise ConfigError(f"{key}: give either 'every' or 'cron', not both")
     if cron is not None:
-        from apscheduler.triggers.cron import CronTrigger
-
-        try:
-            CronTrigger.from_crontab(cron)
-        except ValueError as e:
-            raise _fail(f"{key}.cron", "a crontab expression like '*/30 * * * *'", cron) from e
+        _cron(cron, f"{key}.cron", "*/30 * * * *")
     return Source(
         name=name,
         type=stype,
@@ -512,7 +525,8 @@ def _email(raw: Any, key: str, environ: dict[str, str]) -> EmailConfig | None:
     data = _mapping(raw, key)
     _check_keys(data, key, {"smtp", "starttls", "ssl", "from", "to", "timeout"})
     smtp = _str(data.get("smtp"), f"{key}.smtp", required=True)
-    parts = urlsplit(smtp if "://" in smtp else f"smtp://{smtp}")
+    parts = _split(smtp if "://" in smtp else f"smtp://{smtp}", f"{key}.smtp",
+                   "an address like 'smtp://user@host:587'")
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise _fail(f"{key}.smtp", "an address like 'smtp://user@host:587'", smtp)
     if parts.password:
@@ -588,13 +602,7 @@ def _digest(raw: Any) -> DigestConfig | None:
         raise _fail("alerts.digest.timezone", "an IANA time zone like Europe/Berlin",
                     timezone) from e
     if cron is not None:
-        from apscheduler.triggers.cron import CronTrigger
-
-        try:
-            CronTrigger.from_crontab(cron)
-        except ValueError as e:
-            raise _fail("alerts.digest.cron", "a crontab expression like '0 8 * * *'",
-                        cron) from e
+        _cron(cron, "alerts.digest.cron", "0 8 * * *")
     return DigestConfig(every=None if every is None else parse_interval(
         every, "alerts.digest.every"), cron=cron, timezone=timezone)
 
@@ -689,7 +697,7 @@ def _cluster(raw: Any) -> ClusterConfig | None:
     data = _mapping(raw, "cluster")
     _check_keys(data, "cluster", {"redis", "lease", "max_attempts"})
     url = _str(data.get("redis"), "cluster.redis", default=ClusterConfig.redis)
-    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+    if _split(url, "cluster.redis", "a redis:// URL").scheme not in ("redis", "rediss", "unix"):
         raise _fail("cluster.redis", "a redis:// (rediss://, unix://) URL", url,
                     "e.g. redis://host:6379/0; a password as ${REDIS_PASSWORD}")
     lease = _interval_or(data.get("lease"), "cluster.lease",

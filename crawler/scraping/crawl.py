@@ -33,10 +33,7 @@ log = logging.getLogger(__name__)
 
 
 def _source_is_internal(url: str) -> bool:
-    try:
-        return bool(named_internal(urlsplit(url).hostname or ""))
-    except ValueError:  # not a URL at all: the request fails and says so
-        return False
+    return bool(named_internal(urlsplit(url).hostname or ""))
 
 
 class RemoteArchive(Protocol):
