@@ -105,12 +105,13 @@ class Detector:
         until = self._backfill_until[tracker.name]
         return fact.history or until is None or fact.version_id <= until
 
-    def _ambiguous(self, fact: FactRecord, tolerance: float) -> bool:
-        """Whether the fact's version states other values for the tracker too ("2,000" in
-        one sentence, "1,500" in another): which one is the news is a guess, so neither is."""
+    def _ambiguous(self, fact: FactRecord, siblings: list[FactRecord], tolerance: float
+                   ) -> bool:
+        """Whether the fact's version (its ``siblings``) states other values for the
+        tracker too ("2,000" in one sentence, "1,500" in another): which one is the news
+        is a guess, so neither is."""
         return any(not same_value(fact, o, tolerance) and not self._followed_in_sentence(o)
-                   for o in self.store.version_facts(fact)
-                   if o.granularity not in NOT_COMPARABLE)
+                   for o in siblings if o.granularity not in NOT_COMPARABLE)
 
     def _evaluate(self, fact: FactRecord) -> Detected | None:
         tracker = self.trackers.get(fact.tracker or "")
@@ -125,7 +126,8 @@ class Detector:
             # from; the last one is the news.
             self.store.mark(fact)
             return None
-        if self._ambiguous(fact, tolerance):
+        siblings = self.store.version_facts(fact)  # (read once: nothing written until a return)
+        if self._ambiguous(fact, siblings, tolerance):
             log.info("%s: %s left alone: its report states other values too (%s)",
                      tracker.name, fact.display, fact.url)
             self.store.mark(fact)
@@ -138,7 +140,7 @@ class Detector:
         revising = self.config.changes.revisions and bool(before)
         if (revising and cur.doc == fact.doc and cur.version_id < fact.version_id
                 and not any(same_value(o, cur, tolerance)
-                            for o in [fact, *self.store.version_facts(fact)])):
+                            for o in [fact, *siblings])):
             # The article that set the current value was edited and no longer states it.
             return self._record(fact, tracker, ChangeType.REVISION, cur)
         if any(same_value(fact, b, tolerance) for b in before):
@@ -151,9 +153,17 @@ class Detector:
             return None
         # A stale copy: an older report (but an edit of an older article is news), or a
         # restatement of a value the current one replaced (not one it merely refined).
+        older: list[FactRecord] | None = None  # the values the tracker held before, read once
+
+        def older_values() -> list[FactRecord]:
+            nonlocal older
+            if older is None:
+                older = self.store.older_values(tracker.name, cur)
+            return older
+
         stale = (not before and fact.day < cur.day) or any(
             repeats(fact, old, tolerance) and not same_value(old, cur, tolerance)
-            for old in self.store.older_values(tracker.name, cur)
+            for old in older_values()
         )
         if stale:
             earlier = next((cid for cid, f in self.store.conflict_with(tracker.name)
@@ -165,7 +175,7 @@ class Detector:
         if revising:
             old = replaced(fact, before)
             if any(same_value(old, v, tolerance)
-                   for v in [cur, *self.store.older_values(tracker.name, cur)]):
+                   for v in [cur, *older_values()]):
                 # the edit moves a value the tracker held: a revision, with its diff
                 return self._record(fact, tracker, ChangeType.REVISION, old)
         # (an edit of a statement the tracker never took is a new statement like any other)
