@@ -74,7 +74,7 @@ class Tracker:
     tolerance: float | None = None  # relative change below which figures are "the same"
     role: str | None = "current"  # counts: current | planned | historical | moved | relative
     actors: tuple[str, ...] = ("us", "coalition", "unknown")  # whose figures
-    place: str | None = None  # a place of the story's gazetteer; None: any place
+    place: str | None = None  # a place key ("iraq/kurdistan"; config resolves names); None: any
     within: bool = False  # also figures for places inside `place` (a base, a region)
     events: tuple[str, ...] = ()  # timelines: start | phase-end | final | elsewhere; () = any
 
@@ -461,7 +461,7 @@ def _choices(value: Any, key: str, allowed: tuple[str, ...], default: tuple[str,
 
 def _tracker(raw: Any, key: str) -> Tracker:
     from crawler.facts.model import Actor, Event, Role
-    from crawler.facts.places import place_of_words, resolve_place
+    from crawler.facts.places import place_key, place_of_words, resolve_place
 
     data = _mapping(raw, key)
     _check_keys(data, key, {"name", "kind", "about", "not_about", "cues", "label", "tolerance",
@@ -478,8 +478,12 @@ def _tracker(raw: Any, key: str) -> Tracker:
             f"one of {', '.join(roles)}"
         raise _fail(f"{key}.role", expected, role)
     place = _str(data.get("place"), f"{key}.place")
-    if place is not None and resolve_place(place) is None:
-        raise _fail(f"{key}.place", "a place the extractor knows (see README, Places)", place)
+    if place is not None:  # stored as its key ("iraq/kurdistan"), resolved once here
+        path = resolve_place(place)
+        if path is None:
+            raise _fail(f"{key}.place", "a place the extractor knows (see README, Places)",
+                        place)
+        place = place_key(path)
     if "place" not in data:
         place = place_of_words(about)  # round-1 trackers: the place their `about` names
     events = tuple(e.value for e in Event if e.value)

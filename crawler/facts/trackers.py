@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from crawler.facts.model import Fact
-from crawler.facts.places import place_matches, place_path, resolve_place
+from crawler.facts.places import place_matches, place_path
 from crawler.facts.sentences import split_sentences
 
 
@@ -63,8 +63,8 @@ def subject_matches(tracker: TrackerLike, fact: Fact) -> bool:
     elif tracker.events and fact.event not in tracker.events:
         return False
     if tracker.place:
-        wanted = resolve_place(tracker.place) or place_path(tracker.place)
-        return place_matches(wanted, place_path(fact.place), within=tracker.within)
+        return place_matches(place_path(tracker.place), place_path(fact.place),
+                             within=tracker.within)
     return True
 
 
