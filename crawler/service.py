@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from crawler.archive.lock import ArchiveLock
 from crawler.archive.store import Archive
@@ -49,6 +49,7 @@ from crawler.pipeline import detect, recover
 from crawler.scraping.crawl import crawl_sources
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _digest_trigger(digest: DigestConfig) -> Any:
@@ -74,6 +75,12 @@ def _trigger(source: Source, jitter: int) -> Any:
     # Jitter never more than half the interval, so short test intervals stay regular.
     limit = min(jitter, int(every.total_seconds() / 2))
     return IntervalTrigger(seconds=every.total_seconds(), jitter=limit or None, timezone=UTC)
+
+
+def with_archive(config: Config, work: Callable[[Archive, Config], T]) -> T:
+    """``work(archive, config)`` on an archive connection of its own (a thread's)."""
+    with contextlib.closing(Archive.open(config.archive)) as archive:
+        return work(archive, config)
 
 
 class Deliverer:
@@ -120,11 +127,7 @@ class Deliverer:
     def deliver(config: Config) -> None:
         from crawler.delivery import deliver_alerts
 
-        archive = Archive.open(config.archive)
-        try:
-            deliver_alerts(archive, config)
-        finally:
-            archive.close()
+        with_archive(config, deliver_alerts)
 
 
 class Service:
@@ -396,45 +399,31 @@ class Service:
     async def _alerts_job(self) -> None:
         self.deliverer.wake()  # retries that came due; never waits for the delivery
 
+    async def _in_thread(self, work: Callable[[Archive, Config], Any]) -> Any:
+        """``work(archive, config)`` in a thread with its own archive connection.
+
+        Shielded and tracked: a cancelled job must not release the archive lock while
+        its thread is still writing.
+        """
+        future = asyncio.get_running_loop().run_in_executor(
+            None, with_archive, self.config, work)
+        self._threads.add(future)
+        future.add_done_callback(self._threads.discard)
+        return await asyncio.shield(future)
+
     async def _digest_job(self) -> None:
         """Queue this period's digest (in a thread: it writes the archive), then deliver."""
-        work = asyncio.get_running_loop().run_in_executor(None, self._digest_sync, self.config)
-        self._threads.add(work)
-        work.add_done_callback(self._threads.discard)
-        await asyncio.shield(work)
-        self.deliverer.wake()
-
-    @staticmethod
-    def _digest_sync(config: Config) -> None:
         from crawler.delivery import queue_digest
 
-        archive = Archive.open(config.archive)
-        try:
-            queue_digest(archive, config)
-        finally:
-            archive.close()
+        await self._in_thread(queue_digest)
+        self.deliverer.wake()
 
     async def _detect(self) -> None:
         """Detect changes in a thread, one pass at a time, then wake the delivery."""
         assert self._detect_lock is not None
         async with self._detect_lock:
-            # Shielded and tracked: a cancelled job must not release the archive
-            # lock while its thread is still writing changes.
-            work = asyncio.get_running_loop().run_in_executor(
-                None, self._detect_sync, self.config)
-            self._threads.add(work)
-            work.add_done_callback(self._threads.discard)
-            await asyncio.shield(work)
+            self._log_changes(await self._in_thread(detect))
         self.deliverer.wake()
-
-    @staticmethod
-    def _detect_sync(config: Config) -> None:
-        archive = Archive.open(config.archive)
-        try:
-            result = detect(archive, config)
-        finally:
-            archive.close()
-        Service._log_changes(result)
 
     @staticmethod
     def _log_changes(result: Any) -> None:

@@ -88,6 +88,7 @@ class Writer:
         self.backoff = Backoff("writer", self.cluster.redis, client=self.r, stop=self.stop)
         self.backlog = True  # first our own unacknowledged messages (a restart)
         self.reseed = False  # Redis was emptied: seed the workers' record again
+        self._visits: dict[str, dict[str, str]] = {}  # source -> url -> "hash when", unsent
         self._runs: dict[str, int] = {}  # job -> its run in the archive (kept there too)
         self.stored = 0  # reports stored by this writer (new or revised)
         archive.sync_sources(config.sources)
@@ -127,8 +128,9 @@ class Writer:
             log.error("writer: could not archive (%s); retrying in 5 s", e)
             self.backlog = True
             self.stop.wait(5)
+        self._tell_workers()
         if done:
-            retrying(self.backoff, lambda: self._ack(done))
+            self._ack(done)
         if finished:
             self.after_crawl()
         return len(done)
@@ -157,10 +159,18 @@ class Writer:
         return [e for _stream, es in reply or [] for e in es]
 
     def _ack(self, ids: list[str]) -> None:
-        pipe = self.r.pipeline()
-        pipe.xack(REPORTS, WRITER, *ids)
-        pipe.xdel(REPORTS, *ids)
-        pipe.execute()
+        self._in_one_trip(lambda pipe: (pipe.xack(REPORTS, WRITER, *ids),
+                                        pipe.xdel(REPORTS, *ids)))
+
+    def _in_one_trip(self, commands: Callable[[Any], Any]) -> None:
+        """Send what ``commands(pipe)`` queues as one pipeline, until Redis takes it (a
+        pipeline is emptied by a failed send, so each try queues the commands again)."""
+        def send() -> Any:
+            pipe = self.r.pipeline()
+            commands(pipe)
+            return pipe.execute()
+
+        retrying(self.backoff, send)
 
     def _handle(self, fields: dict[str, str] | None) -> int:
         """Store one message; 1 if it finished a run. Malformed messages are logged."""
@@ -206,7 +216,7 @@ class Writer:
             report["run_id"] = self._run_id(job, source)
             stored = AnalyzedReport.from_dict(report)
             status = Tally(self.archive.store(stored).status)
-            self._remember(source, {stored.url: stored.raw_hash})
+            self._remember(source, stored.url, stored.raw_hash)
         except ArchiveWriteError:
             raise
         except (sqlite3.Error, KeyError, TypeError) as e:
@@ -223,15 +233,20 @@ class Writer:
             log.error("writer: dropped a malformed 'seen' message: %.200r", body)
             return
         self.archive.touch(url)
-        self._remember(source, {url: body.get("raw_hash")})
+        self._remember(source, url, body.get("raw_hash"))
         self._tally(job, url, Tally.SEEN)
 
-    def _remember(self, source: str, visits: dict[str, str | None]) -> None:
-        """Tell workers what the archive now holds of these URLs (hash, visited now)."""
-        when = iso()
-        mapping: dict[Any, Any] = {url: f"{raw_hash or ''} {when}"
-                                   for url, raw_hash in visits.items()}
-        retrying(self.backoff, lambda: self.r.hset(seen_key(source), mapping=mapping))
+    def _remember(self, source: str, url: str, raw_hash: str | None) -> None:
+        """Note for the workers what the archive now holds of ``url`` (its hash, visited
+        now); written by :meth:`_tell_workers`, before the batch is acknowledged."""
+        self._visits.setdefault(source, {})[url] = f"{raw_hash or ''} {iso()}"
+
+    def _tell_workers(self) -> None:
+        """Write the visits noted so far: one HSET per source, not one per report."""
+        visits, self._visits = self._visits, {}
+        if visits:
+            self._in_one_trip(lambda pipe: [pipe.hset(seen_key(source), mapping=mapping)
+                                             for source, mapping in visits.items()])
 
     def seed_seen(self, every_source: bool = False) -> None:
         """Give workers what the archive holds of each source they have no record of
@@ -265,10 +280,8 @@ class Writer:
         counts = RunCounts(**outcome.get("counts", {}))
         not_due = [u for u in outcome.get("not_due") or () if isinstance(u, str)]
         if not_due:
-            pipe = self.r.pipeline()
-            for url in not_due:
-                pipe.hsetnx(job_docs_key(job), url, Tally.NOT_DUE)
-            retrying(self.backoff, pipe.execute)
+            self._in_one_trip(lambda pipe: [pipe.hsetnx(job_docs_key(job), url, Tally.NOT_DUE)
+                                             for url in not_due])
         tally = list(retrying(self.backoff, lambda: self.r.hvals(job_docs_key(job))))
         # One tally entry per URL, whichever workers crawled the job (one taken over
         # is crawled again from the start): new and revised from the archive (a writer
@@ -288,11 +301,10 @@ class Writer:
         if status not in (RunStatus.FAILED, RunStatus.INTERRUPTED):
             status = run_status(counts)
         self.archive.finish_run(run_id, source, counts, details, status=status)
-        pipe = self.r.pipeline()
-        pipe.hset(key, "finished", 1)
-        pipe.expire(key, KEEP_JOB_RECORDS)
-        pipe.expire(job_docs_key(job), KEEP_JOB_RECORDS)
-        retrying(self.backoff, pipe.execute)
+        self._in_one_trip(lambda pipe: (pipe.hset(key, "finished", 1),
+                                        pipe.expire(key, KEEP_JOB_RECORDS),
+                                        pipe.expire(job_docs_key(job), KEEP_JOB_RECORDS)))
+        self._tell_workers()
         self._forget_old(source)
         self._runs.pop(job, None)
         log.info("writer: [%s run %s] %s: %d new, %d revised, %d unchanged", source, run_id,
