@@ -511,8 +511,14 @@ def test_web_text_never_reaches_a_terminal_as_escape_sequences(tmp_path: Path) -
         f"Officials met in Washington {HOSTILE}. The United States has approximately 2,500 "
         f"troops in Iraq {HOSTILE}.", config_path=path))
     archive.close()
-    for args in (("search", "Washington"), ("facts", "history", "us-troops-iraq"),
-                 ("facts", "list"), ("show", "1")):
+    # Each command prints the hostile document's own text (its title or its sentence),
+    # with the escape sequences defused.
+    for args, own in ((("search", "Washington"), "Iraq talks"),
+                      (("facts", "history", "us-troops-iraq"),
+                       "The United States has approximately 2,500 troops in Iraq"),
+                      (("facts", "list"),
+                       "The United States has approximately 2,500 troops in Iraq"),
+                      (("show", "1"), "Iraq talks")):
         out = on_a_terminal(path, *args)
-        assert "\x1b[" in out or "Washington" in out or "2,500" in out  # it printed something
+        assert own in out, (args, out)
         assert "\x1b]0;" not in out and "\x1b[2J" not in out and "\x07" not in out, args
