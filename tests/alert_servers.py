@@ -286,17 +286,12 @@ class WebhookSink:
             return self._failures.popleft() if self._failures else (200, None)
 
 class HangingWebhookSink(WebhookSink):
-    """A webhook that records each request, then never answers until ``release()`` or stop:
-    a channel that hangs (the client's own timeout is what ends the request)."""
+    """A webhook that records each request, then never answers until it stops: a channel
+    that hangs (the client's own timeout is what ends the request)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._released = threading.Event()
-        self.hanging = 0  # requests being held right now
-
-    def release(self) -> None:
-        """Answer the held requests (and every later one) at once."""
-        self._released.set()
 
     def stop(self) -> None:
         """Release the held requests, then shut the server down."""
@@ -305,11 +300,5 @@ class HangingWebhookSink(WebhookSink):
 
     def _record(self, request: RecordedRequest) -> tuple[int, float | None]:
         answer = super()._record(request)
-        with self._cond:
-            self.hanging += 1
-        try:
-            self._released.wait()
-        finally:
-            with self._cond:
-                self.hanging -= 1
+        self._released.wait()
         return answer

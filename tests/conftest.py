@@ -89,6 +89,16 @@ def write_config(tmp_path: Path, sources: list[dict[str, Any]], **sections: Any)
     return path
 
 
+@pytest.fixture(scope="module")
+def extractor() -> Iterator[Any]:
+    """One extraction worker shared by a module's in-process crawls."""
+    from crawler.extraction.pages import Extractor
+
+    pool = Extractor(1)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
 def make_config() -> Callable[..., Path]:
     """``make_config(tmp_path, sources=[...], **sections)`` -> path of the written config.yaml."""

@@ -15,6 +15,7 @@ from alert_servers import (
     make_cert,
     server_context,
 )
+from support.changes import sample_change
 
 from alerts.channels import (
     AppriseChannel,
@@ -24,7 +25,7 @@ from alerts.channels import (
     PermanentDeliveryError,
     SlackChannel,
 )
-from alerts.render import Message, make_message_id, render, sample_change
+from alerts.render import Message, make_message_id, render
 
 SECRET = "hunter2-secret"
 

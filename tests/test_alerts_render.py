@@ -10,8 +10,9 @@ from html.parser import HTMLParser
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support.changes import sample_change
 
-from alerts.render import ChangeRecord, Report, make_message_id, render, sample_change
+from alerts.render import ChangeRecord, Report, make_message_id, render
 
 MID = "<alert-1-abc@newswatch>"
 

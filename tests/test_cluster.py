@@ -10,7 +10,6 @@ import asyncio
 import json
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ import redis.asyncio
 from alert_servers import SMTPSink
 from conftest import run_cli
 from newssite import BASELINE, FILLER, MOVED, NewsSite
+from support.archives import query
 from support.configs import service_config
 from support.redisserver import RedisServer
 from support.service import Service
@@ -105,18 +105,6 @@ def cluster_config(tmp_path: Path, make_config: Any, site: NewsSite, feeds: int,
     return make_config(tmp_path, sources, stories=STORIES,
                        crawl={"per_domain": per_domain, "concurrency": 8},
                        cluster={"redis": redis_url, "lease": lease})
-
-
-def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    if not db.exists():
-        return []
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-    try:
-        return conn.execute(sql).fetchall()
-    except sqlite3.OperationalError:  # not created yet
-        return []
-    finally:
-        conn.close()
 
 
 def finished_runs(db: Path) -> list[tuple[Any, ...]]:

@@ -12,7 +12,6 @@ import json
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +34,6 @@ STORY = {
     ],
 }
 BRIEFINGS = "/briefings/department-press-briefing-{}/"
-
-
-@pytest.fixture(scope="module")
-def extractor() -> Iterator[Extractor]:
-    """One extraction worker shared by the in-process crawls of this module."""
-    pool = Extractor(1)
-    yield pool
-    pool.close()
 
 
 def crawl(config_path: Path, extractor: Extractor, *names: str) -> PassResult:

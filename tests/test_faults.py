@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alert_servers import free_port
 from conftest import run_cli, write_config
 from sitesrv import SiteServer
 from support.waits import wait_until
@@ -339,16 +340,8 @@ def test_a_dead_source_is_an_error_even_with_its_pages_in_the_http_cache(tmp_pat
 # ---------------------------------------------------------------------------- one line each
 
 
-def closed_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_unreachable_host_with_robots_is_one_line_not_a_traceback(tmp_path):
-    url = f"http://127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     config = write_config(tmp_path, [{"name": "gone", "type": "feed", "url": url + "/feed.xml"},
                                      {"name": "page", "type": "page", "url": url + "/a.html"}],
                           crawl={"obey_robots": True, "retries": 0})
@@ -375,7 +368,7 @@ def _corrupt(path: Path) -> None:
 @pytest.mark.parametrize("case", ["folder", "garbage", "malformed"])
 def test_unusable_archive_is_one_line_and_exit_2(tmp_path, case):
     config = write_config(tmp_path, [{"name": "s", "type": "feed",
-                                      "url": f"http://127.0.0.1:{closed_port()}/f.xml"}])
+                                      "url": f"http://127.0.0.1:{free_port()}/f.xml"}])
     db = tmp_path / "newswatch.db"
     if case == "folder":
         db.mkdir()
@@ -436,7 +429,7 @@ def read_only_dir(tmp_path: Path) -> Iterator[Path]:
 def test_read_only_archive_is_one_line_and_exit_2(tmp_path, read_only_dir):
     db = read_only_dir / "newswatch.db"
     config = write_config(tmp_path, [{"name": "s", "type": "feed",
-                                      "url": f"http://127.0.0.1:{closed_port()}/f.xml"}],
+                                      "url": f"http://127.0.0.1:{free_port()}/f.xml"}],
                           archive=str(db))
     before = db.read_bytes()
     result = run_cli("--config", str(config), "crawl")

@@ -255,19 +255,6 @@ def test_facts_history_on_a_terminal_draws_a_timeline(config: Path) -> None:
     assert "(current, 1 source)" in timeline[2]
 
 
-def test_value_runs_follow_recorded_changes() -> None:
-    def fact(day: str, display: str, change: str | None = None, version: int = 0
-             ) -> dict[str, Any]:
-        return {"published": day, "display": display, "change_type": change,
-                "current": True, "version_id": version or hash(day + display)}
-
-    rows = [fact("2024-01-01", "~2,500"), fact("2024-02-01", "<2,000", "change"),
-            fact("2024-03-01", "~2,500", "conflict"), fact("2024-04-01", "<2,000")]
-    runs = queries.value_runs(rows)
-    assert [(r["value"], r["first"], r["last"], r["reports"]) for r in runs] == [
-        ("~2,500", "2024-01-01", "2024-01-01", 1), ("<2,000", "2024-02-01", "2024-04-01", 2)]
-
-
 def test_facts_history_unknown_tracker_lists_configured(config: Path) -> None:
     result = run(config, "facts", "history", "us-troops-syria")
     assert result.exit_code == 2

@@ -31,13 +31,6 @@ ARTICLE = "/news/advisers-remain-iraq.html"
 OTHER = "/news/iraq-coalition-talks.html"
 
 
-@pytest.fixture(scope="module")
-def extractor() -> Iterator[Extractor]:
-    pool = Extractor(1)
-    yield pool
-    pool.close()
-
-
 @pytest.fixture
 def trap(tmp_path: Path, site: SiteServer) -> Iterator[SiteServer]:
     """An internal service: a server on 127.0.0.2 at the site's port."""

@@ -12,7 +12,6 @@ waits 0.5 s) is for what takes milliseconds.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from email.utils import formatdate
 from itertools import pairwise
 from pathlib import Path
@@ -32,13 +31,6 @@ from crawler.scraping.throttle import retry_after
 # The shipped politeness: AutoThrottle on, 4 requests at most per domain.
 POLITE = {"autothrottle": True, "concurrency": 8, "per_domain": 4, "timeout": 10}
 START_DELAY = 0.5  # AUTOTHROTTLE_START_DELAY
-
-
-@pytest.fixture(scope="module")
-def extractor() -> Iterator[Extractor]:
-    pool = Extractor(1)
-    yield pool
-    pool.close()
 
 
 def crawl(config_path: Path, extractor: Extractor) -> PassResult:

@@ -202,13 +202,6 @@ def _ranked_matches(db: sqlite_utils.Database, match: str, source: str | None,
     )]
 
 
-def known_trackers(db: sqlite_utils.Database) -> list[str]:
-    """Trackers that have facts in the archive."""
-    return [r[0] for r in db.execute(
-        "SELECT DISTINCT tracker FROM facts WHERE tracker IS NOT NULL ORDER BY tracker"
-    )]
-
-
 def tracker_history(db: sqlite_utils.Database, tracker: str) -> list[dict[str, Any]]:
     """Every fact of ``tracker`` in publication order, with the change each one made.
 
@@ -418,41 +411,6 @@ def export_rows(db: sqlite_utils.Database, table: str) -> tuple[list[str], Itera
         f"SELECT {', '.join(f'[{c}]' for c in columns)} FROM [{table}] ORDER BY rowid"
     )
     return columns, iter(cursor)
-
-def value_runs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The tracker's value over time as runs: value, first, last (dates), reports.
-
-    Only facts still in their document's current text count. When change detection
-    has recorded changes, a run starts at each change (the values in between are
-    reports agreeing or repeating older figures); otherwise a run starts whenever a
-    report states another value, taking the last value each report states ("from
-    about 2,500 to fewer than 2,000" means <2,000).
-    """
-    current = [r for r in rows if r["current"]]
-    if any(r["change_type"] == "change" for r in current):
-        runs: list[dict[str, Any]] = []
-        for r in current:
-            if not runs or r["change_type"] == "change":
-                runs.append({"value": r["display"], "first": r["published"],
-                             "last": r["published"], "reports": 0,
-                             "change_type": r["change_type"]})
-            runs[-1]["last"] = r["published"]
-            runs[-1]["reports"] += r["display"] == runs[-1]["value"]
-        return runs
-    per_report: dict[int, dict[str, Any]] = {}
-    for r in current:
-        per_report.pop(r["version_id"], None)  # keep the last statement, in report order
-        per_report[r["version_id"]] = r
-    runs = []
-    for r in per_report.values():
-        if runs and runs[-1]["value"] == r["display"]:
-            runs[-1]["last"] = r["published"]
-            runs[-1]["reports"] += 1
-        else:
-            runs.append({"value": r["display"], "first": r["published"],
-                         "last": r["published"], "reports": 1, "change_type": None})
-    return runs
-
 
 # ---------------------------------------------------------------------- limited queries
 

@@ -39,10 +39,10 @@ def build_archive(config_path: Path, reports: Iterable[Report]) -> Path:
     return config.archive
 
 
-def query(folder: Path, sql: str) -> list[tuple[Any, ...]]:
-    """Rows of ``folder/archive.db`` read-only, while another process may be writing it;
-    [] while it does not exist yet or is being created."""
-    path = folder / "archive.db"
+def query(where: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of an archive (a file, or a folder's ``archive.db``) read-only, while another
+    process may be writing it; [] while it does not exist yet or is being created."""
+    path = where / "archive.db" if where.is_dir() else where
     if not path.exists():
         return []
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
